@@ -1,0 +1,110 @@
+"""Image classifiers for training and evaluation: a torchvision network plus its input normalisation
+and the mapping from dataset classes to its logits. Not imported by ``import downscale``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+import torchvision
+from torch import nn
+
+from .errors import WeightsError
+
+# name -> (mean, std) applied to RGB in [0, 1]
+NORMALIZATIONS = {
+    "imagenet": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+    "minus1to1": ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),  # x * 2 - 1 (TF-slim / TFLite models)
+}
+
+IMAGENET_WNIDS = (Path(__file__).parent / "thumbnet" / "imagenet_wnids.txt").read_text().split()
+
+
+class Classifier(nn.Module):
+    """A torchvision classifier that takes ``[N, 3, H, W]`` float RGB in [0, 1] and returns logits.
+
+    ``normalize`` names the input normalisation it was trained with (see NORMALIZATIONS).
+    """
+
+    def __init__(self, arch: str, num_classes: int, normalize: str = "imagenet"):
+        super().__init__()
+        if normalize not in NORMALIZATIONS:
+            raise ValueError(f"normalize must be one of {sorted(NORMALIZATIONS)}, got {normalize!r}")
+        self.arch, self.num_classes, self.normalize = arch, num_classes, normalize
+        self.net = torchvision.models.get_model(arch, weights=None, num_classes=num_classes)
+        mean, std = NORMALIZATIONS[normalize]
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net((x - self.mean) / self.std)
+
+    def config(self) -> dict:
+        return {"arch": self.arch, "num_classes": self.num_classes, "normalize": self.normalize}
+
+
+def _num_classes_of(state_dict: dict) -> int:
+    """Output count of a torchvision classifier state_dict: rows of its last 2-D weight."""
+    last = [v for k, v in state_dict.items() if k.endswith("weight") and v.ndim == 2]
+    if not last:
+        raise WeightsError("cannot infer num_classes: the state_dict has no linear layer")
+    return last[-1].shape[0]
+
+
+def build_classifier(
+    arch: str, weights: str | os.PathLike | None = None, *, num_classes: int | None = None,
+    normalize: str = "imagenet",
+) -> Classifier:
+    """A Classifier from a torchvision model name and an optional plain ``state_dict`` file.
+
+    ``num_classes`` defaults to the state_dict's output count (1000 without weights). Tensors are cast
+    to float32. Raises WeightsError naming the file if it does not fit the architecture.
+    """
+    state = None
+    if weights is not None:
+        try:
+            state = torch.load(weights, map_location="cpu", weights_only=True)
+        except Exception as exc:
+            raise WeightsError(f"{weights}: cannot load as a state_dict ({exc})") from exc
+        state = {k.removeprefix("net."): v.float() for k, v in state.items()}
+        num_classes = num_classes or _num_classes_of(state)
+    try:
+        model = Classifier(arch, num_classes or 1000, normalize)
+    except ValueError as exc:  # unknown torchvision name
+        raise WeightsError(f"unknown classifier {arch!r}: {exc}") from exc
+    if state is not None:
+        try:
+            model.net.load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            raise WeightsError(f"{weights}: does not fit {arch}: {str(exc)[:300]}") from exc
+    return model
+
+
+def load_classifier(path: str | os.PathLike) -> Classifier:
+    """A Classifier saved by ``downscale.pretrained.save_weights`` (e.g. a shipped student)."""
+    from .pretrained import load_weights
+
+    payload = load_weights(path)
+    model = Classifier(**{k: payload["config"][k] for k in ("arch", "num_classes", "normalize")})
+    model.load_state_dict(payload["state_dict"], strict=True)
+    return model.eval()
+
+
+def class_indices(class_names: list[str], num_outputs: int) -> list[int]:
+    """Logit index of each dataset class, for ImageNet-style classifiers and wnid-named folders.
+
+    1000 outputs: the sorted ImageNet wnid order; 1001 outputs: the same shifted by one (index 0 is
+    "background", as in TF-slim models). Any other count: the dataset's own order (a classifier
+    trained on this dataset). Raises ValueError naming a class that is not an ImageNet wnid.
+    """
+    if num_outputs not in (1000, 1001):
+        if len(class_names) > num_outputs:
+            raise ValueError(f"{len(class_names)} dataset classes but the classifier has {num_outputs} outputs")
+        return list(range(len(class_names)))
+    offset = num_outputs - 1000
+    index = {wnid: i + offset for i, wnid in enumerate(IMAGENET_WNIDS)}
+    missing = [c for c in class_names if c not in index]
+    if missing:
+        raise ValueError(f"dataset classes {missing[:3]} are not ImageNet wnids; cannot map them to logits")
+    return [index[c] for c in class_names]

@@ -1,0 +1,21 @@
+"""The exceptions `downscale` raises; each message names the argument or file and how to fix it."""
+
+
+class DownscaleError(Exception):
+    """Base class of every error raised on purpose by `downscale`."""
+
+
+class UnsupportedImageError(DownscaleError, TypeError):
+    """The input's type, shape, dtype or mode is not one `learned_resize` accepts."""
+
+
+class ImageTooSmallError(DownscaleError, ValueError):
+    """The image has fewer pixels per side than the requested reduction needs."""
+
+
+class WeightsError(DownscaleError, ValueError):
+    """A weights name, file or checksum is wrong, or the file is not a downscaler state_dict."""
+
+
+class ImageReadError(DownscaleError, OSError):
+    """An image file could not be read or decoded (`downscale convert` reports and skips it)."""

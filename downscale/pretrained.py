@@ -1,0 +1,120 @@
+"""The registry of released weights in ``pretrained/`` (installed as the package ``downscale.weights``).
+
+``pretrained/registry.json`` maps each name to its file, sha256, ratio, card and provenance, and
+names the default downscaler for each trained ratio. Released files are never overwritten: a new
+training run adds a new versioned name.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+from importlib import resources
+from pathlib import Path
+
+import torch
+
+from .errors import WeightsError
+from .model import Downscaler
+
+WEIGHTS_PACKAGE = "downscale.weights"
+
+
+def weights_dir() -> Path:
+    """The folder holding the released weights, model cards and ``registry.json``."""
+    return Path(str(resources.files(WEIGHTS_PACKAGE)))
+
+
+@functools.lru_cache(maxsize=1)
+def _registry() -> dict:
+    with open(weights_dir() / "registry.json", encoding="utf-8") as f:
+        return json.load(f)
+
+
+def list_pretrained(kind: str | None = "downscaler") -> dict[str, dict]:
+    """Registry entries by name (``kind=None`` lists students and other kinds too)."""
+    models = _registry()["models"]
+    return {name: meta for name, meta in models.items() if kind is None or meta["kind"] == kind}
+
+
+def default_weights(ratio: int) -> str:
+    """Name of the downscaler that ``learned_resize`` uses for a trained ratio."""
+    try:
+        return _registry()["defaults"][str(ratio)]
+    except KeyError:
+        raise WeightsError(f"no default downscaler is registered for ratio {ratio}") from None
+
+
+def sha256(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def resolve(name_or_path: str | os.PathLike) -> tuple[Path, str | None]:
+    """``(file, expected sha256 or None)`` for a registry name or a path to a weights file."""
+    models = _registry()["models"]
+    if isinstance(name_or_path, str) and name_or_path in models:
+        meta = models[name_or_path]
+        return weights_dir() / meta["file"], meta["sha256"]
+    path = Path(name_or_path)
+    if not path.is_file():
+        raise WeightsError(
+            f"weights {str(name_or_path)!r} are neither a registered name nor a file; "
+            f"registered: {', '.join(sorted(models))}"
+        )
+    return path, None
+
+
+def load_weights(name_or_path: str | os.PathLike) -> dict:
+    """The checked contents of a weights file: ``{"config": {...}, "state_dict": {...}, ...}``.
+
+    Registered files must match their recorded sha256. Files load with ``weights_only=True``, so a
+    pickle carrying code is refused. Raises WeightsError naming the file and the fix.
+    """
+    path, expected = resolve(name_or_path)
+    if expected is not None and sha256(path) != expected:
+        raise WeightsError(
+            f"{path}: sha256 does not match the registry ({expected[:12]}...); the file is corrupt "
+            f"or was modified: reinstall downscale or restore the released file"
+        )
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError, ...
+        raise WeightsError(
+            f"{path}: not a loadable weights file ({type(exc).__name__}: {str(exc).splitlines()[0]}); "
+            f"only state_dict files saved by downscale are accepted"
+        ) from exc
+    if not (isinstance(payload, dict) and "config" in payload and "state_dict" in payload):
+        raise WeightsError(f"{path}: expected a dict with 'config' and 'state_dict' (saved by downscale)")
+    return payload
+
+
+def load_downscaler(name_or_path: str | os.PathLike, device: str | torch.device | None = None) -> Downscaler:
+    """A Downscaler in eval mode from a registered name or a weights file (strict state_dict load)."""
+    payload = load_weights(name_or_path)
+    try:
+        model = Downscaler(**payload["config"])
+        model.load_state_dict(payload["state_dict"], strict=True)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise WeightsError(f"{name_or_path}: not a Downscaler state_dict ({exc})") from exc
+    return model.to(device).eval()
+
+
+def save_weights(model: torch.nn.Module, path: str | os.PathLike, **metadata) -> str:
+    """Write ``{"config", "state_dict", **metadata}`` atomically to a new file; returns its sha256.
+
+    Refuses to overwrite: released weights are immutable.
+    """
+    path = Path(path)
+    if path.exists():
+        raise WeightsError(f"{path} exists; released weights are never overwritten, pick a new version")
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save({"config": model.config(), "state_dict": state, **metadata}, tmp)
+    os.replace(tmp, path)
+    return sha256(path)
