@@ -1,0 +1,50 @@
+import pytest
+import torch
+
+from downscale.evaluation.methods import METHODS, thumbnail
+from downscale.model import Downscaler
+
+
+@pytest.fixture
+def images():
+    g = torch.Generator().manual_seed(0)
+    return torch.randint(0, 256, (2, 3, 17, 24), dtype=torch.uint8, generator=g)
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("ratio", [2, 4])
+def test_every_method_gives_the_size_rule_in_unit_range(images, method, ratio):
+    out = thumbnail(method, images, ratio, Downscaler(ratio).eval())
+    assert out.shape == (2, 3, 17 // ratio, 24 // ratio)
+    assert out.dtype == torch.float32 and 0 <= out.min() and out.max() <= 1
+
+
+def test_untrained_learned_equals_bicubic(images):
+    with torch.no_grad():
+        learned = thumbnail("learned", images, 2, Downscaler(2).eval())
+    assert torch.equal(learned, thumbnail("bicubic_aa", images, 2))
+
+
+def test_area_is_the_box_average():
+    images = torch.tensor([[0, 2, 4, 6], [8, 10, 12, 14]], dtype=torch.uint8).expand(1, 3, 2, 4)
+    out = thumbnail("area", images, 2)
+    assert torch.allclose(out[0, 0, 0] * 255, torch.tensor([5.0, 9.0]))
+
+
+def test_pil_methods_keep_a_flat_image_flat():
+    images = torch.full((1, 3, 8, 8), 77, dtype=torch.uint8)
+    for method in ("lanczos", "pil_bicubic"):
+        assert torch.equal(thumbnail(method, images, 4) * 255, torch.full((1, 3, 2, 2), 77.0))
+
+
+def test_ratio_one_is_the_image(images):
+    assert torch.equal(thumbnail("bicubic_aa", images, 1) * 255, images.float())
+
+
+def test_errors_name_the_problem(images):
+    with pytest.raises(ValueError, match="unknown method"):
+        thumbnail("nearest", images, 2)
+    with pytest.raises(ValueError, match="needs a downscaler"):
+        thumbnail("learned", images, 4, Downscaler(2))
+    with pytest.raises(ValueError, match="uint8"):
+        thumbnail("area", images.float(), 2)
