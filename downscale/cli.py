@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import importlib
+import multiprocessing
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
 import click
 
@@ -48,3 +53,118 @@ def models():
         mark = "*" if name in defaults else " "
         click.echo(f"{mark} {name:36s} {meta['kind']:10s} ratio {meta['ratio']}  {meta.get('summary', '')}")
     click.echo("(* = default of learned_resize for that ratio)")
+
+
+def _parse_shard(ctx, param, value):
+    if value is None:
+        return (0, 1)
+    try:
+        k, n = (int(part) for part in value.split("/"))
+    except ValueError:
+        raise click.BadParameter(f"expected K/N with integers, e.g. 0/4; got {value!r}") from None
+    if not (n >= 1 and 0 <= k < n):
+        raise click.BadParameter(f"need 0 <= K < N (shards are numbered from 0), got {value!r}")
+    return (k, n)
+
+
+def _parse_ratio(ctx, param, value):
+    try:
+        ratio = float(value)
+    except ValueError:
+        raise click.BadParameter(f"expected a number >= 1, got {value!r}") from None
+    if not ratio >= 1:
+        raise click.BadParameter(f"must be >= 1 (the factor each side is divided by), got {value!r}")
+    return ratio
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--output", "outdir", required=True, type=click.Path(path_type=Path, file_okay=False),
+              help="Folder for the thumbnails; input folders are mirrored under it.")
+@click.option("--ratio", default="2", callback=_parse_ratio, show_default=True,
+              help="Factor each side is divided by (2 and 4 are native to the learned downscaler).")
+@click.option("-r", "--recursive", is_flag=True, help="Descend into sub-folders of input folders.")
+@click.option("--format", "fmt", type=click.Choice(["keep", "png", "jpeg", "webp"]), default="keep", show_default=True)
+@click.option("--quality", type=click.IntRange(1, 100), default=90, show_default=True, help="JPEG/WebP quality.")
+@click.option("--skip-existing/--overwrite", default=True, show_default=True,
+              help="Leave outputs that already exist, or replace them.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes.")
+@click.option("--device", default="cpu", show_default=True, help="Where the learned downscaler runs (cpu, cuda, ...).")
+@click.option("--method", type=click.Choice(["learned", "bicubic"]), default="learned", show_default=True,
+              help="learned = the pretrained downscaler; bicubic = Pillow's bicubic.")
+@click.option("--weights", default=None, help="Registry name or weights file (default: the registry default).")
+@click.option("--shard", default=None, callback=_parse_shard, metavar="K/N",
+              help="Process only shard K of N (0-based; a stable split by path) for N parallel machines.")
+@click.option("--dry-run", is_flag=True, help="List what would be written, write nothing.")
+def convert(inputs, outdir, ratio, recursive, fmt, quality, skip_existing, jobs, device, method, weights, shard, dry_run):
+    """Downscale image files and folders into OUTDIR.
+
+    Input files are never modified; outputs appear atomically (temporary file + rename). A bad file
+    is reported and skipped, and the exit status is 1 if any file failed.
+    """
+    from .convert import Options, find_images, plan
+
+    files, errors = find_images(list(inputs), outdir, recursive)
+    tasks, plan_errors = plan(files, outdir, fmt, shard)
+    errors += plan_errors
+    opts = Options(ratio=ratio, method=method, fmt=fmt, quality=quality, overwrite=not skip_existing,
+                   weights=weights, device=device)
+    if dry_run:
+        for task in tasks:
+            exists = task.dest.exists()
+            action = "skip (exists)" if exists and skip_existing else "overwrite" if exists else "write"
+            click.echo(f"{action}: {task.source} -> {task.dest}")
+        for error in errors:
+            click.echo(f"error: {error}", err=True)
+        click.echo(f"dry run: {len(tasks)} file(s) planned, {len(errors)} error(s); nothing written")
+        sys.exit(1 if errors else 0)
+    if tasks:
+        try:
+            outdir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise click.ClickException(f"cannot create output folder {outdir}: {exc.strerror or exc}") from None
+        if not os.access(outdir, os.W_OK | os.X_OK):
+            raise click.ClickException(f"output folder {outdir} is not writable; choose another with -o")
+    for error in errors:
+        click.echo(f"error: {error}", err=True)
+    counts = {"converted": 0, "skipped": 0, "failed": len(errors)}
+    with click.progressbar(length=len(tasks), label="converting", file=sys.stderr) as bar:
+        for status, message in _run_tasks(tasks, opts, jobs):
+            counts[status] += 1
+            if status == "failed":
+                click.echo(f"\nerror: {message}", err=True)
+            bar.update(1)
+    click.echo(f"{counts['converted']} converted, {counts['skipped']} skipped (already there), "
+               f"{counts['failed']} failed -> {outdir}")
+    sys.exit(1 if counts["failed"] else 0)
+
+
+def _init_worker(threads: int):
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _run_tasks(tasks, opts, jobs):
+    """Yield ``(status, message)`` per task, in this process or in ``jobs`` worker processes."""
+    from .convert import convert_one
+
+    if jobs == 1 or len(tasks) < 2:
+        for task in tasks:
+            yield convert_one(task, opts)
+        return
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    context = multiprocessing.get_context("spawn")  # fork after torch's thread pools start can deadlock
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=(threads,)) as pool:
+        yield from pool.map(convert_one, tasks, [opts] * len(tasks), chunksize=4)
+
+
+@main.command()
+@click.option("-o", "--output", "outdir", type=click.Path(path_type=Path, file_okay=False),
+              default=Path("downscale-demo"), show_default=True)
+@click.option("--ratio", type=click.Choice(["2", "4"]), default="4", show_default=True)
+def demo(outdir, ratio):
+    """Run the shipped downscaler on scikit-image's sample photos and write a side-by-side comparison."""
+    from .demo import run_demo
+
+    run_demo(outdir, int(ratio))

@@ -1,0 +1,126 @@
+"""``downscale convert``'s work: find the images, plan each output path, convert one file.
+
+Kept free of click so that other engines (a process pool here, Ray elsewhere) run the same steps.
+"""
+
+from __future__ import annotations
+
+import os
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+
+from .images import FORMAT_SUFFIX, IMAGE_SUFFIXES, read_image, write_image
+from .model import output_size
+
+
+@dataclass(frozen=True)
+class Options:
+    """What to do with each file (picklable, sent to worker processes)."""
+
+    ratio: float = 2
+    method: str = "learned"  # learned | bicubic (Pillow)
+    fmt: str = "keep"  # keep | jpeg | png | webp
+    quality: int = 90
+    overwrite: bool = False
+    weights: str | None = None
+    device: str = "cpu"
+
+
+@dataclass(frozen=True)
+class Task:
+    source: Path
+    dest: Path
+
+
+def find_images(inputs: list[Path], outdir: Path, recursive: bool) -> tuple[list[tuple[Path, Path]], list[str]]:
+    """``([(file, path relative to the output folder), ...], [error, ...])`` for files and folders.
+
+    A folder's images are mirrored under ``outdir``; a file named directly goes to its top level.
+    The same file named twice is listed once; the output folder, hidden files and symlinked folders
+    are never entered (so no loops, and no re-processing of our own outputs).
+    """
+    found: dict[Path, tuple[Path, Path]] = {}
+    errors = []
+    out_resolved = outdir.resolve()
+
+    def add(file: Path, rel: Path):
+        found.setdefault(file.resolve(), (file, rel))
+
+    for item in inputs:
+        if item.is_dir():
+            if recursive:
+                for root, dirs, files in os.walk(item):
+                    root_path = Path(root)
+                    dirs[:] = sorted(d for d in dirs if not d.startswith(".") and (root_path / d).resolve() != out_resolved)
+                    for name in sorted(files):
+                        file = root_path / name
+                        if not name.startswith(".") and file.suffix.lower() in IMAGE_SUFFIXES:
+                            add(file, file.relative_to(item))
+            else:
+                for file in sorted(item.iterdir()):
+                    if file.is_file() and not file.name.startswith(".") and file.suffix.lower() in IMAGE_SUFFIXES:
+                        add(file, Path(file.name))
+        elif item.exists() or item.is_symlink():
+            add(item, Path(item.name))
+        else:
+            errors.append(f"{item}: no such file or folder")
+    return list(found.values()), errors
+
+
+def plan(files: list[tuple[Path, Path]], outdir: Path, fmt: str, shard: tuple[int, int] = (0, 1)) -> tuple[list[Task], list[str]]:
+    """Output path of each file, keeping only shard ``k`` of ``n`` (a stable hash of the relative
+    path, so every machine computes the same split). Refuses outputs that would hit an input or
+    another file's output."""
+    k, n = shard
+    tasks, errors, claimed = [], [], {}
+    inputs = {source.resolve() for source, _ in files}
+    for source, rel in files:
+        if zlib.crc32(rel.as_posix().encode()) % n != k:
+            continue
+        dest = outdir / (rel if fmt == "keep" else rel.with_suffix(FORMAT_SUFFIX[fmt]))
+        key = dest.resolve()
+        if key in inputs:
+            errors.append(f"{source}: output {dest} would overwrite an input; choose another output folder")
+        elif key in claimed:
+            errors.append(f"{source}: output {dest} is also the output of {claimed[key]}; skipped")
+        else:
+            claimed[key] = source
+            tasks.append(Task(source, dest))
+    return tasks, errors
+
+
+def thumbnail(img: Image.Image, opts: Options) -> Image.Image:
+    """The image reduced by ``opts.ratio`` with the chosen method."""
+    if opts.method == "bicubic":
+        if img.mode in ("1", "P", "PA"):
+            img = img.convert("RGBA" if img.mode == "PA" or "transparency" in img.info else "RGB")
+        height, width = output_size(img.height, img.width, opts.ratio)
+        return img.resize((width, height), Image.Resampling.BICUBIC)
+    from .resize import learned_resize
+
+    return learned_resize(img, opts.ratio, weights=opts.weights, device=opts.device)
+
+
+def convert_one(task: Task, opts: Options) -> tuple[str, str]:
+    """Convert one file; returns ``(status, message)``, status one of converted/skipped/failed.
+
+    Never raises for a bad file: the message names the file and the cause.
+    """
+    try:
+        if not opts.overwrite and task.dest.exists():
+            return "skipped", f"{task.dest}: exists (use --overwrite to replace it)"
+        img = read_image(task.source)
+        thumb = thumbnail(img, opts)
+        fmt = (img.format or "PNG") if opts.fmt == "keep" else opts.fmt.upper()
+        task.dest.parent.mkdir(parents=True, exist_ok=True)
+        written = write_image(thumb, task.dest, fmt=fmt, quality=opts.quality,
+                              icc_profile=img.info.get("icc_profile"), overwrite=opts.overwrite)
+        if not written:
+            return "skipped", f"{task.dest}: exists (written by another run meanwhile)"
+        return "converted", f"{task.source} -> {task.dest} ({thumb.width}x{thumb.height})"
+    except Exception as exc:  # one bad file must not stop the batch
+        message = str(exc) if str(task.source) in str(exc) else f"{task.source}: {exc}"
+        return "failed", message if message else f"{task.source}: {type(exc).__name__}"

@@ -1,0 +1,105 @@
+"""Image file I/O for the CLI: decode (EXIF orientation, modes, ICC profile) and atomic encode."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import ImageReadError
+
+# Suffixes `downscale convert` picks up in folders (files named on the command line are always tried).
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".ppm", ".pgm", ".pbm"}
+FORMAT_SUFFIX = {"jpeg": ".jpg", "png": ".png", "webp": ".webp"}
+# Modes each output format can store; anything else is converted (see _saveable).
+_SAVE_MODES = {
+    "JPEG": {"L", "RGB", "CMYK"},
+    "WEBP": {"RGB", "RGBA"},
+    "PNG": {"1", "L", "LA", "I", "I;16", "P", "RGB", "RGBA"},
+    "BMP": {"1", "L", "P", "RGB"},
+    "GIF": {"L", "P"},
+}
+
+
+def read_image(path: str | os.PathLike) -> Image.Image:
+    """Decode ``path`` fully, upright (EXIF orientation applied); ``info['icc_profile']`` is kept.
+
+    Raises ImageReadError naming the file and the cause (unreadable, not an image, truncated,
+    over Pillow's decompression-bomb limit ``Image.MAX_IMAGE_PIXELS``).
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                img.load()
+                upright = ImageOps.exif_transpose(img)
+                upright.format = img.format
+                return upright
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageReadError(
+            f"{path}: refused: {exc} (raise PIL.Image.MAX_IMAGE_PIXELS if you trust the file)"
+        ) from None
+    except UnidentifiedImageError:
+        raise ImageReadError(f"{path}: not an image file Pillow can decode") from None
+    except (OSError, SyntaxError, ValueError) as exc:  # truncated/corrupt data, permissions, ...
+        cause = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ImageReadError(f"{path}: cannot read: {cause}") from None
+
+
+def _flatten_alpha(img: Image.Image) -> Image.Image:
+    """Composite an image with alpha onto white, for formats without transparency."""
+    rgba = img.convert("RGBA")
+    background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+    return Image.alpha_composite(background, rgba).convert("RGB")
+
+
+def _saveable(img: Image.Image, fmt: str) -> Image.Image:
+    modes = _SAVE_MODES.get(fmt)
+    if modes is None or img.mode in modes:
+        return img
+    if img.mode in ("I;16", "I", "F"):  # high bit depth -> 8 bit, scaling instead of clipping
+        scale = 257.0 if img.mode != "F" else 1.0
+        return _saveable(Image.fromarray(np.clip(np.asarray(img) / scale, 0, 255).round().astype(np.uint8)), fmt)
+    has_alpha = img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info)
+    if has_alpha:
+        return img.convert("RGBA") if "RGBA" in modes else _flatten_alpha(img)
+    return img.convert("RGB") if "RGB" in modes else img.convert("L")
+
+
+def write_image(
+    img: Image.Image, path: str | os.PathLike, *, fmt: str, quality: int = 90,
+    icc_profile: bytes | None = None, overwrite: bool = False,
+) -> bool:
+    """Encode ``img`` as ``fmt`` (a Pillow format name) to ``path`` atomically.
+
+    The image is written to a hidden temporary file in the same folder, then moved into place, so
+    ``path`` is never seen half-written. Without ``overwrite`` an existing ``path`` is left untouched
+    and False is returned (also when another process wins the race). Modes the format cannot store
+    are converted (alpha flattened onto white for JPEG, 16-bit scaled to 8-bit).
+    """
+    path = Path(path)
+    img = _saveable(img, fmt)
+    options = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+    if icc_profile:
+        options["icc_profile"] = icc_profile
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            img.save(f, format=fmt, **options)
+        if overwrite:
+            os.replace(tmp, path)
+            return True
+        try:
+            os.link(tmp, path)  # atomic create-if-absent: never clobbers a file that appeared meanwhile
+        except FileExistsError:
+            return False
+        except OSError:  # no hard links on this filesystem: check, then move (a small race remains)
+            if path.exists():
+                return False
+            os.replace(tmp, path)
+        return True
+    finally:
+        tmp.unlink(missing_ok=True)

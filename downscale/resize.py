@@ -1,0 +1,252 @@
+"""``learned_resize``: the pretrained downscaler E as a drop-in replacement for bicubic resize.
+
+One conversion boundary in (PIL image / ndarray / tensor -> float ``[B, C, H, W]`` in [0, 1]) and one
+out (back to the input's own type, dtype, device and memory layout, clamped before quantising).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import numbers
+import os
+from typing import Callable, TypeVar
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .errors import ImageTooSmallError, UnsupportedImageError
+from .model import TRAINED_RATIOS, Downscaler, bicubic, output_size
+from .pretrained import default_weights, load_downscaler
+
+ImageT = TypeVar("ImageT", Image.Image, np.ndarray, torch.Tensor)
+Weights = str | os.PathLike | Downscaler | None
+
+# PIL modes handled, and the working mode each is resized in.
+_PIL_WORKING_MODE = {
+    "1": "L", "L": "L", "LA": "LA", "P": None, "PA": "RGBA", "RGB": "RGB", "RGBA": "RGBA",
+    "RGBX": "RGB", "CMYK": "RGB", "YCbCr": "RGB", "I;16": "I;16", "I;16L": "I;16", "I;16B": "I;16",
+    "I;16N": "I;16", "I": "I", "F": "F",
+}
+_INT_SCALE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
+_TORCH_SCALE = {torch.uint8: 255.0, torch.uint16: 65535.0}
+_TORCH_FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
+def learned_resize(
+    img: ImageT,
+    ratio: float = 2,
+    *,
+    size: tuple[int, int] | None = None,
+    weights: Weights = None,
+    device: str | torch.device | None = None,
+) -> ImageT:
+    """Downscale ``img`` with the learned downscaler E; a drop-in for antialiased bicubic resize.
+
+    Args:
+        img: a PIL image (modes 1, L, LA, P, PA, RGB, RGBA, RGBX, CMYK, YCbCr, I;16*, I and F;
+            I is taken as 0..65535, F as 0..255 like Pillow's own conversions); a numpy
+            array ``[H, W]`` or ``[..., H, W, C]`` (C = 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA) of uint8,
+            uint16 or float in [0, 1]; or a tensor ``[..., C, H, W]`` of uint8, uint16 or float in
+            [0, 1] on any device. Leading dimensions are a batch, resized in one pass.
+        ratio: the factor each side is divided by (>= 1); the output is
+            ``floor(H / ratio) x floor(W / ratio)``. E runs at the largest trained ratio (2 or 4) that
+            fits, and antialiased bicubic does the rest: ratio 3 = E at 2 then bicubic by 1.5, ratio 8 =
+            E at 4 then bicubic by 2; below 2 it is plain antialiased bicubic.
+        size: ``(height, width)`` of the output instead of ``ratio`` (downscaling only).
+        weights: a registry name (``downscale models``), a weights file, or a Downscaler; default:
+            the registered default for the ratio E runs at.
+        device: where E runs; default the tensor's device, else CPU.
+
+    Returns:
+        The thumbnail in the input's type, dtype, device and layout; PIL mode P returns RGB (RGBA
+        if it has transparency) and I;16 variants return I;16. Gray images run through E with
+        the channel replicated; alpha is resized with antialiased bicubic on premultiplied colour.
+
+    Raises:
+        ValueError: ratio < 1 or a size larger than the image.
+        ImageTooSmallError: the image has fewer than ``ratio`` pixels on a side.
+        UnsupportedImageError: an input type, shape, dtype or mode not listed above.
+    """
+    x, restore = _to_batch(img)
+    height, width = x.shape[-2:]
+    out_size, factor = _target(height, width, ratio, size)
+    if device is None:
+        device = img.device if isinstance(img, torch.Tensor) else "cpu"
+    with torch.no_grad():
+        y = _resize_batch(x.to(device), out_size, factor, weights).clamp_(0, 1)
+    return restore(y)
+
+
+def _target(height: int, width: int, ratio, size) -> tuple[tuple[int, int], float]:
+    """Output size and the overall reduction factor (the smaller of the two sides' factors)."""
+    if size is not None:
+        try:
+            out = (int(size[0]), int(size[1]))
+        except (TypeError, ValueError, IndexError):
+            raise ValueError(f"size must be (height, width) integers, got {size!r}") from None
+        if not (1 <= out[0] <= height and 1 <= out[1] <= width):
+            raise ValueError(
+                f"size {out} must be between (1, 1) and the image size ({height}, {width}); "
+                "learned_resize only downscales"
+            )
+        return out, min(height / out[0], width / out[1])
+    if isinstance(ratio, bool) or not isinstance(ratio, numbers.Real) or not math.isfinite(ratio):
+        raise ValueError(f"ratio must be a number >= 1 (the factor each side is divided by), got {ratio!r}")
+    try:
+        return output_size(height, width, ratio), float(ratio)
+    except ValueError as exc:
+        if ratio >= 1:
+            raise ImageTooSmallError(str(exc)) from None
+        raise
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_downscaler(weights: str, device: str) -> Downscaler:
+    return load_downscaler(weights, device=device)
+
+
+def _downscaler(weights: Weights, factor: float, device) -> Downscaler | None:
+    if isinstance(weights, Downscaler):
+        model = weights
+    elif weights is not None:
+        model = _cached_downscaler(os.fspath(weights), str(torch.device(device)))
+    else:
+        fitting = [r for r in TRAINED_RATIOS if r <= factor * (1 + 1e-9)]
+        if not fitting:
+            return None  # below the smallest trained ratio: plain antialiased bicubic
+        model = _cached_downscaler(default_weights(max(fitting)), str(torch.device(device)))
+    if model.ratio > factor * (1 + 1e-9):
+        raise ValueError(
+            f"weights reduce by {model.ratio} but the requested reduction is only {factor:g}; "
+            f"use ratio >= {model.ratio} or weights for a smaller ratio"
+        )
+    return model
+
+
+def _resize_batch(x: torch.Tensor, out_size: tuple[int, int], factor: float, weights: Weights) -> torch.Tensor:
+    """``[B, C, H, W]`` float in [0, 1] with C = 1..4 -> ``[B, C, *out_size]``."""
+    colour, alpha = (x[:, :-1], x[:, -1:]) if x.shape[1] in (2, 4) else (x, None)
+    if alpha is not None:
+        colour = colour * alpha  # resize premultiplied colour, so transparent pixels don't bleed
+    gray = colour.shape[1] == 1
+    rgb = colour.expand(-1, 3, -1, -1) if gray else colour
+    model = _downscaler(weights, factor, x.device)
+    if model is not None:
+        model = model.to(x.device)
+        rgb = model(rgb.contiguous(memory_format=torch.channels_last))
+    rgb = bicubic(rgb, out_size)
+    colour = rgb.mean(dim=1, keepdim=True) if gray else rgb
+    if alpha is None:
+        return colour
+    alpha = bicubic(alpha, out_size).clamp(0, 1)
+    colour = torch.where(alpha > 1e-6, colour / alpha.clamp(min=1e-6), torch.zeros_like(colour))
+    return torch.cat([colour, alpha], dim=1)
+
+
+# ---------------------------------------------------------------------------------------------
+# The conversion boundary: every supported input -> (float [B, C, H, W] in [0, 1], restore).
+
+Restore = Callable[[torch.Tensor], object]
+
+
+def _to_batch(img) -> tuple[torch.Tensor, Restore]:
+    if isinstance(img, Image.Image):
+        return _pil_to_batch(img)
+    if isinstance(img, np.ndarray):
+        return _numpy_to_batch(img)
+    if isinstance(img, torch.Tensor):
+        return _tensor_to_batch(img)
+    raise UnsupportedImageError(
+        f"img must be a PIL.Image.Image, numpy.ndarray or torch.Tensor, got {type(img).__name__}"
+    )
+
+
+def _tensor_to_batch(img: torch.Tensor) -> tuple[torch.Tensor, Restore]:
+    if img.ndim < 3 or img.shape[-3] not in (1, 2, 3, 4):
+        raise UnsupportedImageError(
+            f"tensor images must be [..., C, H, W] with C in 1..4, got shape {tuple(img.shape)}"
+        )
+    if img.dtype not in _TORCH_SCALE and img.dtype not in _TORCH_FLOATS:
+        raise UnsupportedImageError(
+            f"tensor dtype {img.dtype} is not supported; use uint8, uint16 or float (values in [0, 1])"
+        )
+    lead, chw = img.shape[:-3], img.shape[-3:]
+    scale = _TORCH_SCALE.get(img.dtype)
+    x = img.reshape(-1, *chw).float()
+    if scale is not None:
+        x = x / scale
+    channels_last = img.ndim == 4 and not img.is_contiguous() and img.is_contiguous(memory_format=torch.channels_last)
+
+    def restore(y: torch.Tensor) -> torch.Tensor:
+        y = y.to(img.device)
+        y = (y * scale).round().to(img.dtype) if scale is not None else y.to(img.dtype)
+        y = y.reshape(*lead, *y.shape[-3:])
+        return y.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+
+    return x, restore
+
+
+def _numpy_to_batch(img: np.ndarray) -> tuple[torch.Tensor, Restore]:
+    if img.ndim == 2:
+        hwc = img[..., None]
+    elif img.ndim >= 3 and img.shape[-1] in (1, 2, 3, 4):
+        hwc = img
+    else:
+        raise UnsupportedImageError(
+            f"numpy images must be [H, W] or [..., H, W, C] with C in 1..4, got shape {img.shape}"
+        )
+    if img.dtype not in _INT_SCALE and img.dtype.kind != "f":
+        raise UnsupportedImageError(
+            f"numpy dtype {img.dtype} is not supported; use uint8, uint16 or float (values in [0, 1])"
+        )
+    scale = _INT_SCALE.get(img.dtype)
+    array = np.ascontiguousarray(hwc, dtype=np.float32 if scale is None else hwc.dtype)
+    t = torch.from_numpy(array if array.flags.writeable else array.copy())
+    x = t.reshape(-1, *t.shape[-3:]).permute(0, 3, 1, 2).float()
+    if scale is not None:
+        x = x / scale
+
+    def restore(y: torch.Tensor) -> np.ndarray:
+        y = y.cpu().permute(0, 2, 3, 1)
+        y = (y * scale).round() if scale is not None else y
+        out = y.numpy().astype(img.dtype).reshape(*hwc.shape[:-3], *y.shape[1:])
+        return out[..., 0] if img.ndim == 2 else out
+
+    return x, restore
+
+
+def _pil_to_batch(img: Image.Image) -> tuple[torch.Tensor, Restore]:
+    if img.mode not in _PIL_WORKING_MODE:
+        raise UnsupportedImageError(
+            f"PIL mode {img.mode!r} is not supported; supported: {', '.join(_PIL_WORKING_MODE)} "
+            f"(convert first, e.g. img.convert('RGB'))"
+        )
+    working = _PIL_WORKING_MODE[img.mode]
+    if working is None:  # palette: colours blend, so the result cannot keep the palette
+        working = "RGBA" if "transparency" in img.info else "RGB"
+    src = img if img.mode == working else img.convert(working)
+    array = np.asarray(src)
+    if working == "I":  # 32-bit integer images: taken as 16-bit data (0..65535), as from 16-bit files
+        array = np.clip(array, 0, 65535).astype(np.uint16)
+    elif working == "F":  # Pillow's float mode uses the 0..255 scale of its 8-bit modes
+        array = array / np.float32(255)
+    x, restore_array = _numpy_to_batch(array)
+
+    def restore(y: torch.Tensor) -> Image.Image:
+        out = restore_array(y)
+        if working == "I":
+            return Image.fromarray(out.astype(np.int32))
+        if working == "F":
+            return Image.fromarray(out * np.float32(255))
+        if working == "I;16":
+            return Image.fromarray(out)  # uint16 -> I;16
+        result = Image.fromarray(out)
+        if img.mode == "1":
+            return result.point(lambda v: 255 if v >= 128 else 0).convert("1", dither=Image.Dither.NONE)
+        if img.mode in ("RGBX", "CMYK", "YCbCr"):
+            return result.convert(img.mode)
+        return result
+
+    return x, restore
