@@ -94,3 +94,11 @@ def test_built_wheel_contains_the_weights_and_registry(tmp_path):
         assert f"downscale/weights/{meta['file']}" in names
         assert f"downscale/weights/{meta['card']}" in names
     assert "downscale/thumbnet/imagenet_wnids.txt" in names
+    # and the installed wheel (no source tree on the path) finds and loads them
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(wheel)], check=True)
+    code = ("import downscale, downscale.pretrained as p; assert str(p.weights_dir()).startswith(%r); "
+            "[downscale.load_downscaler(n) for n in downscale.list_pretrained()]; print('ok')" % str(target))
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env={"PYTHONPATH": str(target), "PATH": ""},
+                          capture_output=True, text=True)
+    assert proc.stdout.strip() == "ok", proc.stderr

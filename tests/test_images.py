@@ -1,0 +1,95 @@
+import io
+import os
+
+import numpy as np
+import pytest
+from PIL import Image, ImageCms
+
+from downscale.errors import ImageReadError
+from downscale.images import read_image, write_image
+
+
+def _jpeg_with_orientation(path, orientation):
+    img = Image.new("RGB", (40, 20), "red")
+    img.paste((0, 0, 255), (0, 0, 20, 20))  # left half blue
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    img.save(path, exif=exif, quality=95)
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    path = tmp_path / "rotated.jpg"
+    _jpeg_with_orientation(path, 6)  # stored landscape, displayed rotated 90 degrees clockwise
+    img = read_image(path)
+    assert img.size == (20, 40) and img.format == "JPEG"
+    top = img.getpixel((10, 2))
+    assert top[2] > 200 and top[0] < 60  # the blue half is on top once upright
+
+
+def test_icc_profile_survives_read_and_write(tmp_path):
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    src = tmp_path / "in.png"
+    Image.new("RGB", (8, 8)).save(src, icc_profile=icc)
+    img = read_image(src)
+    assert img.info["icc_profile"] == icc
+    out = tmp_path / "out.jpg"
+    write_image(img, out, fmt="JPEG", icc_profile=img.info["icc_profile"])
+    assert Image.open(out).info["icc_profile"] == icc
+
+
+def test_write_never_clobbers_without_overwrite_and_leaves_no_temp(tmp_path):
+    dest = tmp_path / "a.png"
+    dest.write_bytes(b"user data")
+    assert write_image(Image.new("RGB", (4, 4)), dest, fmt="PNG") is False
+    assert dest.read_bytes() == b"user data"
+    assert write_image(Image.new("RGB", (4, 4)), dest, fmt="PNG", overwrite=True) is True
+    assert Image.open(dest).size == (4, 4)
+    assert os.listdir(tmp_path) == ["a.png"]
+
+
+@pytest.mark.parametrize("mode, fmt, saved", [("RGBA", "JPEG", "RGB"), ("I;16", "JPEG", "L"), ("LA", "WEBP", "RGBA"),
+                                              ("CMYK", "PNG", "RGB"), ("I;16", "PNG", "I;16"), ("P", "JPEG", "RGB")])
+def test_modes_are_converted_to_what_the_format_stores(tmp_path, mode, fmt, saved):
+    img = Image.new("RGB", (4, 4), (10, 200, 30)).convert(mode)
+    if "A" in mode:
+        img.putalpha(128)  # really transparent, or WebP stores it as RGB
+    dest = tmp_path / f"x.{fmt.lower()}"
+    write_image(img, dest, fmt=fmt)
+    assert Image.open(dest).mode == saved
+
+
+def test_transparent_pixels_flatten_to_white_in_jpeg(tmp_path):
+    dest = tmp_path / "x.jpg"
+    write_image(Image.new("RGBA", (8, 8), (0, 0, 0, 0)), dest, fmt="JPEG")
+    assert np.asarray(Image.open(dest)).min() > 245
+
+
+def test_sixteen_bit_is_scaled_not_clipped_to_eight(tmp_path):
+    img = Image.fromarray(np.full((4, 4), 32896, np.uint16))  # 128 * 257
+    write_image(img, tmp_path / "x.jpg", fmt="JPEG", quality=100)
+    assert abs(int(np.asarray(Image.open(tmp_path / "x.jpg")).mean()) - 128) <= 1
+
+
+@pytest.mark.parametrize("content, cause", [(b"", "not an image"), (b"hello, not a jpeg", "not an image")])
+def test_bad_files_raise_read_errors_naming_the_file(tmp_path, content, cause):
+    path = tmp_path / "bad.jpg"
+    path.write_bytes(content)
+    with pytest.raises(ImageReadError, match=f"bad.jpg: {cause}"):
+        read_image(path)
+
+
+def test_truncated_jpeg_is_a_read_error(tmp_path):
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), np.uint8)).save(buf, "JPEG")
+    path = tmp_path / "cut.jpg"
+    path.write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
+    with pytest.raises(ImageReadError, match="cut.jpg: cannot read"):
+        read_image(path)
+
+
+def test_decompression_bomb_is_refused(tmp_path, monkeypatch):
+    path = tmp_path / "big.png"
+    Image.new("L", (100, 100)).save(path)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    with pytest.raises(ImageReadError, match="big.png: refused: .*MAX_IMAGE_PIXELS"):
+        read_image(path)

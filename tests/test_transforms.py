@@ -1,0 +1,67 @@
+import pytest
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset
+from torchvision import tv_tensors
+from torchvision.transforms import v2
+
+from downscale import LearnedResize, learned_resize
+
+
+def test_plain_tensor_and_pil_equal_the_function(astronaut):
+    t = torch.rand(2, 3, 40, 36)
+    assert torch.equal(LearnedResize(4)(t), learned_resize(t, 4))
+    out = LearnedResize(2)(astronaut)
+    assert isinstance(out, Image.Image) and out.tobytes() == learned_resize(astronaut, 2).tobytes()
+
+
+def test_image_and_video_stay_tv_tensors():
+    image = tv_tensors.Image(torch.randint(0, 256, (3, 64, 48), dtype=torch.uint8))
+    video = tv_tensors.Video(torch.rand(5, 3, 64, 48))
+    out = LearnedResize(4)({"image": image, "video": video})
+    assert type(out["image"]) is tv_tensors.Image and out["image"].shape == (3, 16, 12)
+    assert type(out["video"]) is tv_tensors.Video and out["video"].shape == (5, 3, 16, 12)
+    assert torch.equal(out["image"].as_subclass(torch.Tensor), learned_resize(image.as_subclass(torch.Tensor), 4))
+
+
+def test_boxes_masks_keypoints_follow_the_image():
+    image = tv_tensors.Image(torch.rand(3, 64, 48))
+    boxes = tv_tensors.BoundingBoxes([[4, 8, 20, 40]], format="XYXY", canvas_size=(64, 48))
+    mask = tv_tensors.Mask(torch.zeros(64, 48, dtype=torch.uint8))
+    mask[:32] = 1
+    points = tv_tensors.KeyPoints([[8.0, 16.0]], canvas_size=(64, 48))
+    out = LearnedResize(size=(16, 12))({"image": image, "boxes": boxes, "mask": mask, "points": points, "label": 7})
+    assert out["boxes"].canvas_size == (16, 12) and out["boxes"].tolist() == [[1, 2, 5, 10]]
+    assert out["mask"].shape == (16, 12) and out["mask"][:8].all() and not out["mask"][8:].any()
+    assert out["points"].tolist() == [[2.0, 4.0]]
+    assert out["label"] == 7
+
+
+def test_in_compose_pipeline(astronaut):
+    pipeline = v2.Compose([v2.ToImage(), LearnedResize(4), v2.ToDtype(torch.float32, scale=True)])
+    out = pipeline(astronaut)
+    assert out.shape == (3, 128, 128) and out.dtype == torch.float32
+
+
+class _Photos(Dataset):
+    def __init__(self, transform):
+        self.transform = transform
+
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, i):
+        g = torch.Generator().manual_seed(i)
+        return self.transform(tv_tensors.Image(torch.randint(0, 256, (3, 32, 32), dtype=torch.uint8, generator=g))), i
+
+
+def test_works_in_a_dataloader_with_workers():
+    loader = DataLoader(_Photos(LearnedResize(2)), batch_size=2, num_workers=2)
+    batches = list(loader)
+    assert [tuple(images.shape) for images, _ in batches] == [(2, 3, 16, 16)] * 2
+    first = _Photos(LearnedResize(2))[0][0]
+    assert torch.equal(batches[0][0][0], first.as_subclass(torch.Tensor))
+
+
+def test_repr_says_what_it_does():
+    assert "ratio=4" in repr(LearnedResize(4)) and "size=(8, 8)" in repr(LearnedResize(size=(8, 8)))
