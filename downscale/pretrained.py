@@ -23,8 +23,15 @@ WEIGHTS_PACKAGE = "downscale.weights"
 
 
 def weights_dir() -> Path:
-    """The folder holding the released weights, model cards and ``registry.json``."""
-    return Path(str(resources.files(WEIGHTS_PACKAGE)))
+    """The folder holding the released weights, model cards and ``registry.json``.
+
+    Installed (wheel or editable): the package ``downscale.weights``. Imported straight from a source
+    checkout without installing: the checkout's ``pretrained/`` folder.
+    """
+    try:
+        return Path(str(resources.files(WEIGHTS_PACKAGE)))
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parent.parent / "pretrained"
 
 
 @functools.lru_cache(maxsize=1)
