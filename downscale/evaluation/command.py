@@ -1,0 +1,168 @@
+"""``downscale eval``: compare thumbnail methods on the same images, for a frozen classifier or a student."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+import numpy as np
+import torch
+
+from ..classifiers import build_classifier, class_indices, load_classifier, NORMALIZATIONS
+from ..errors import DownscaleError
+from ..model import TRAINED_RATIOS, output_size
+from ..pretrained import default_weights, list_pretrained, load_downscaler, load_weights
+from .methods import FULL, METHODS, REFERENCE, check_methods
+from .report import grid_png, markdown, write_json, write_text
+from .runner import VIEWS, Plan, image_folder, key_name, run, seeded_subset, subset_mask, summarise
+
+
+def _csv(kind):
+    def parse(ctx, param, value):
+        try:
+            return [kind(v.strip()) for v in value.split(",") if v.strip()]
+        except ValueError as exc:
+            raise click.BadParameter(f"expected a comma-separated list ({exc})") from exc
+    return parse
+
+
+def _number(text: str) -> float:
+    value = float(text)
+    return int(value) if value.is_integer() else value
+
+
+def _student(name_or_path: str) -> tuple[torch.nn.Module, dict]:
+    """The student classifier and its metadata (``ratio``, ``downscaler``) from the registry or its file."""
+    meta = list_pretrained(kind=None).get(name_or_path) or {
+        k: v for k, v in load_weights(name_or_path).items() if k not in ("config", "state_dict")
+    }
+    return load_classifier(name_or_path), meta
+
+
+def _downscalers(ratios, given, student_meta) -> tuple[dict, dict]:
+    """E per ratio for the ``learned`` method: ``--downscaler`` files, else the student's own E at its
+    ratio, else the registered default. Returns ``({ratio: Downscaler}, {ratio: description})``."""
+    models, info = {}, {}
+    registry = list_pretrained(kind=None)
+    for name in given:
+        e = load_downscaler(name)
+        models[e.ratio], info[e.ratio] = e, {"name": str(name), "learned": registry.get(name, {}).get("learned", True)}
+    own = (student_meta or {}).get("downscaler")
+    for r in ratios:
+        if r == 1 or r in models:
+            continue
+        if r not in TRAINED_RATIOS:
+            raise click.BadParameter(f"'learned' has downscalers for ratios {TRAINED_RATIOS} only, not {r:g}; "
+                                     f"drop it from --methods or that ratio", param_hint="--ratio")
+        name = own if own and own != REFERENCE and student_meta.get("ratio") == r else default_weights(r)
+        models[r] = load_downscaler(name)
+        info[r] = {"name": name, "learned": registry.get(name, {}).get("learned", True)}
+    return models, info
+
+
+@click.command("eval")
+@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False), help="ImageFolder root (class sub-folders).")
+@click.option("--classifier", help="torchvision model name of a frozen full-resolution classifier, e.g. mobilenet_v2.")
+@click.option("--classifier-weights", type=click.Path(exists=True, dir_okay=False), help="Its state_dict file.")
+@click.option("--normalize", type=click.Choice(sorted(NORMALIZATIONS)), default="imagenet", show_default=True,
+              help="The classifier's input normalisation.")
+@click.option("--student", help="A shipped student (registry name or weights file) instead of --classifier.")
+@click.option("--downscaler", "downscalers", multiple=True,
+              help="E for 'learned' (name or file; repeat for several ratios). Default: the student's own E, "
+                   "else the registered default.")
+@click.option("--methods", default=",".join(METHODS), show_default=True, callback=_csv(str), help="Thumbnail methods.")
+@click.option("--ratio", "ratios", default="2,4", show_default=True, callback=_csv(_number),
+              help="Ratios; 1 adds the full-resolution baseline row.")
+@click.option("--classes", "views", default="all,dataset", show_default=True, callback=_csv(str),
+              help="Top-1 over 'all' classifier outputs and/or only the 'dataset' classes (10-way on Imagenette).")
+@click.option("--limit", type=click.IntRange(1), help="Evaluate a seeded random subset of this many images.")
+@click.option("--seed", default=0, show_default=True, help="Seed of the --limit subset.")
+@click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1))
+@click.option("--image-size", default=224, show_default=True, type=click.IntRange(8),
+              help="Full-resolution input size (short side resized, centre crop; no-op for images of that size).")
+@click.option("--subset-regex", default="ILSVRC2012_val_", show_default=True,
+              help="Also report the images whose file name matches this regex as a separate group ('' = off).")
+@click.option("--device", default="cuda" if torch.cuda.is_available() else "cpu", show_default=True)
+@click.option("--grid-images", default=6, show_default=True, type=click.IntRange(0), help="Rows of grid.png.")
+@click.option("--latency-repeats", default=5, show_default=True, type=click.IntRange(0), help="0 skips latency.")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for results.json, results.md, grid.png.")
+def evaluate(data, classifier, classifier_weights, normalize, student, downscalers, methods, ratios, views, limit,
+             seed, batch_size, image_size, subset_regex, device, grid_images, latency_repeats, out):
+    """Evaluate thumbnail methods on the same images: top-1 with 95% CI, exact McNemar against bicubic_aa,
+    PSNR/SSIM and colour shift against the bicubic_aa thumbnail, FLOPs and latency.
+
+    Either a frozen full-resolution classifier fed thumbnails (--classifier, --classifier-weights,
+    --normalize) or a thumbnail student (--student), whose own thumbnails are marked with a star.
+    """
+    start = time.perf_counter()
+    if (classifier is None) == (student is None):
+        raise click.UsageError("give exactly one of --classifier NAME or --student NAME_OR_PATH")
+    try:
+        methods = check_methods(methods)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--methods") from exc
+    if bad := [v for v in views if v not in VIEWS]:
+        raise click.BadParameter(f"{bad}: choose from {', '.join(VIEWS)}", param_hint="--classes")
+    if bad := [r for r in ratios if r < 1]:
+        raise click.BadParameter(f"ratios must be >= 1, got {bad}", param_hint="--ratio")
+    if REFERENCE not in methods and any(r != 1 for r in ratios):
+        methods = [REFERENCE, *methods]  # every comparison is against it
+    try:
+        if student:
+            model, meta = _student(student)
+            label = f"student `{student}` (ratio {meta.get('ratio')}, trained with `{meta.get('downscaler')}`)"
+        else:
+            model, meta = build_classifier(classifier, classifier_weights, normalize=normalize).eval(), None
+            label = f"frozen classifier `{classifier}` ({Path(classifier_weights).name if classifier_weights else 'random init'}, {normalize})"
+        models, info = _downscalers(ratios if "learned" in methods else [], downscalers, meta)
+        dataset = image_folder(data, image_size)
+        class_map = class_indices(dataset.classes, model.num_classes)
+    except (DownscaleError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    own = None
+    if meta:
+        own = (REFERENCE if meta.get("downscaler") == REFERENCE else "learned", meta.get("ratio"))
+    indices = seeded_subset(len(dataset), limit, seed)
+    torch.manual_seed(seed)
+    plan = Plan(methods, ratios, models)
+    with click.progressbar(length=len(indices), label=f"eval {len(indices)} images", file=click.get_text_stream("stderr")) as bar:
+        def progress(loader):
+            for images, target in loader:
+                yield images, target
+                bar.update(len(target))
+        raw = run(dataset, indices, model, class_map, plan, batch_size=batch_size, device=device,
+                  grid_images=grid_images, latency_repeats=latency_repeats, progress=progress)
+    paths = [str(Path(dataset.samples[i][0]).relative_to(data)) for i in indices]
+    groups = {"all images": np.ones(len(indices), bool)}
+    mask = subset_mask(paths, subset_regex)
+    if mask is not None and 0 < mask.sum() < len(mask):
+        groups[f"files matching /{subset_regex}/"] = mask
+    rows = summarise(raw, class_map, groups, views)
+    for row in rows:
+        row["size"] = output_size(image_size, image_size, row["ratio"])
+        row["own"] = own is not None and (row["method"], row["ratio"]) == own
+    labels = raw["labels"]
+    results = {
+        "config": {
+            "model": label, "data": str(data), "n_images": len(indices), "limit": limit, "seed": seed,
+            "methods": methods, "ratios": ratios, "classes": views, "image_size": image_size,
+            "num_outputs": model.num_classes, "num_classes": len(dataset.classes), "batch_size": batch_size,
+            "device": device, "threads": torch.get_num_threads(), "latency_repeats": latency_repeats,
+            "torch": torch.__version__, "subset_regex": subset_regex,
+            "downscalers": {f"{r:g}": d for r, d in info.items()},
+            "own_method": key_name(*own) if own else None, "wall_s": time.perf_counter() - start,
+        },
+        "rows": rows,
+        "images": [{"path": p, "label": int(y)} for p, y in zip(paths, labels)],
+        "per_image": {key_name(*k): {"logit_pred": raw["logit_pred"][k], "dataset_pred": raw["dataset_pred"][k]}
+                      for k in raw["keys"]},
+    }
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "results.json", results)
+    write_text(out / "results.md", markdown(results))
+    if grid_images:
+        grid_png(out / "grid.png", raw["examples"], [(m, r) for r in ratios if r != 1 for m in (REFERENCE, "learned")])
+    click.echo(markdown(results))
+    click.echo(f"wrote {out / 'results.json'}, {out / 'results.md'}" + (f", {out / 'grid.png'}" if grid_images else ""))

@@ -1,0 +1,125 @@
+"""Evaluation outputs: results.json (with per-image results), a Markdown table, and a PNG grid of thumbnails."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, ImageDraw
+
+VIEW_TITLES = {"all": "top-1 over all {outputs} classifier outputs", "dataset": "top-1 over the {classes} dataset classes"}
+
+
+def _clean(obj):
+    """JSON-safe copy: numpy to Python, non-finite floats to None (JSON has no inf/nan)."""
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _clean(obj.tolist())
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write atomically (temporary file + rename)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_json(path: Path, results: dict) -> None:
+    """Compact JSON (per-image lists make an indented file several times larger)."""
+    write_text(path, json.dumps(_clean(results), separators=(",", ":")) + "\n")
+
+
+def _fmt_shift(values) -> str:
+    return "/".join(f"{255 * v:+.1f}" for v in values)
+
+
+def _row_md(row: dict) -> str:
+    ci = row["ci95"]
+    cells = [f"{row['ratio']:g}", "x".join(map(str, row["size"])), row["method"] + (" ★" if row.get("own") else ""),
+             f"{100 * row['top1']:.1f} [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]"]
+    vs = row.get("vs_bicubic")
+    cells += [f"{100 * vs['delta']:+.1f}", f"{vs['p_mcnemar']:.3g} (+{vs['method_only']}/−{vs['bicubic_only']})"] if vs else ["", ""]
+    q = row.get("quality_vs_bicubic")
+    if q:
+        psnr = "∞" if q["psnr"] is None or not math.isfinite(q["psnr"]) else f"{q['psnr']:.1f}"
+        cells += [psnr, f"{q['ssim']:.3f}", _fmt_shift(q["mean_shift"]), _fmt_shift(q["std_shift"])]
+    else:
+        cells += ["", "", "", ""]
+    fl, lat = row.get("flops"), row.get("latency")
+    cells.append(f"{fl['downscaler'] / 1e6:.1f} + {fl['classifier'] / 1e6:.1f}" if fl else "")
+    cells.append(f"{lat['downscale_ms']:.2f} + {lat['classify_ms']:.2f}" if lat else "")
+    return "| " + " | ".join(cells) + " |"
+
+
+HEADER = (
+    "| ratio | size | method | top-1 % [95% CI] | Δ vs bicubic_aa (pts) | McNemar p (+only/−only) | PSNR dB | SSIM "
+    "| mean shift R/G/B (/255) | std shift R/G/B (/255) | MFLOPs E + C | ms/img E + C |\n"
+    "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+)
+
+
+def markdown(results: dict) -> str:
+    """A Markdown report: the setup, then one table per image group and accuracy view."""
+    cfg = results["config"]
+    lines = [f"# downscale eval: {cfg['model']}", ""]
+    lines += [f"- data: `{cfg['data']}` ({cfg['n_images']} images"
+              + (f", seeded subset: limit {cfg['limit']}, seed {cfg['seed']}" if cfg["limit"] else ", all") + ")"]
+    for r, d in cfg["downscalers"].items():
+        lines.append(f"- `learned` at ratio {r}: `{d['name']}`" + ("" if d.get("learned", True) else " (untrained: equals bicubic_aa)"))
+    if cfg.get("own_method"):
+        lines.append(f"- ★ = the student's own thumbnails (`{cfg['own_method']}`, the downscaler it was trained with)")
+    lines += [
+        "- thumbnails are clamped to [0, 1]; quality columns compare each thumbnail with the `bicubic_aa` one;"
+        " McNemar is exact, two-sided, on the paired per-image results against `bicubic_aa` at the same ratio;"
+        " the CI is Wilson's; FLOPs from torch.utils.flop_counter (classical resizes count 0);"
+        f" latency is the median of {cfg['latency_repeats']} runs on a batch of {cfg['batch_size']} ({cfg['device']},"
+        f" {cfg['threads']} threads), per image",
+        f"- wall time {cfg['wall_s']:.0f} s; torch {cfg['torch']}", "",
+    ]
+    groups: dict = {}
+    for row in results["rows"]:
+        groups.setdefault((row["group"], row["view"]), []).append(row)
+    for (group, view), rows in groups.items():
+        title = VIEW_TITLES[view].format(outputs=cfg["num_outputs"], classes=cfg["num_classes"])
+        lines += [f"## {group} (n={rows[0]['n']}): {title}", "", HEADER, *map(_row_md, rows), ""]
+    return "\n".join(lines)
+
+
+def grid_png(path: Path, examples: dict, columns: list[tuple[str, float]], label_height: int = 16) -> None:
+    """A PNG: one row per example image, columns ``original | method@ratio ...`` with a text header.
+
+    Thumbnails are enlarged with nearest-neighbour to the original's size so their pixels stay visible.
+    """
+    images = examples["images"]
+    n, _, h, w = images.shape
+    cols = [("original", images.float() / 255)]
+    for method, ratio in columns:
+        t = examples["thumbs"].get((method, ratio))
+        if t is not None:
+            cols.append((f"{method} /{ratio:g}", F.interpolate(t, size=(h, w), mode="nearest")))
+    pad = 4
+    canvas = Image.new("RGB", (len(cols) * (w + pad) + pad, label_height + n * (h + pad) + pad), "white")
+    draw = ImageDraw.Draw(canvas)
+    for c, (name, batch) in enumerate(cols):
+        x0 = pad + c * (w + pad)
+        draw.text((x0, 2), name, fill="black")
+        for r in range(n):
+            tile = (batch[r].clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+            canvas.paste(Image.fromarray(tile), (x0, label_height + pad + r * (h + pad)))
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    canvas.save(tmp)
+    os.replace(tmp, path)
+

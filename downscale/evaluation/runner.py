@@ -1,0 +1,197 @@
+"""The evaluation loop: decode each image once, make every method's thumbnails per batch, classify them,
+and summarise per-image results into accuracy, paired tests, thumbnail quality, FLOPs and latency."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torchvision
+from torch.utils.data import DataLoader, Subset
+from torchvision.io import ImageReadMode, decode_image
+from torchvision.transforms import v2
+
+from ..model import Downscaler, output_size
+from .cost import flops, median_time
+from .methods import FULL, REFERENCE, thumbnail
+from .quality import thumbnail_quality
+from .stats import discordant, mcnemar_exact, wilson_interval
+
+VIEWS = ("all", "dataset")  # top-1 over every classifier output, or only over the dataset's classes
+
+
+def _read_rgb(path: str) -> torch.Tensor:
+    return decode_image(path, mode=ImageReadMode.RGB)
+
+
+class _Fit:
+    """Resize the short side to ``size`` and centre-crop to ``size x size`` (a no-op at that size)."""
+
+    def __init__(self, size: int):
+        self.size, self.resize = size, v2.Compose([v2.Resize(size, antialias=True), v2.CenterCrop(size)])
+
+    def __call__(self, img: torch.Tensor) -> torch.Tensor:
+        return img if tuple(img.shape[-2:]) == (self.size, self.size) else self.resize(img)
+
+
+def image_folder(root: str | Path, image_size: int = 224) -> torchvision.datasets.ImageFolder:
+    """An ImageFolder of uint8 ``[3, S, S]`` RGB tensors (short side resized to S, centre crop)."""
+    return torchvision.datasets.ImageFolder(str(root), loader=_read_rgb, transform=_Fit(image_size))
+
+
+def seeded_subset(n: int, limit: int | None, seed: int) -> list[int]:
+    """All of ``range(n)``, or ``limit`` of them drawn without replacement with ``seed`` (sorted)."""
+    if limit is None or limit >= n:
+        return list(range(n))
+    g = torch.Generator().manual_seed(seed)
+    return sorted(torch.randperm(n, generator=g)[:limit].tolist())
+
+
+@dataclass
+class Plan:
+    """What to evaluate. ``keys`` are ``(method, ratio)``; ratio 1 means the full image (method ``full``)."""
+
+    methods: list[str]
+    ratios: list[float]
+    downscalers: dict[float, Downscaler] = field(default_factory=dict)
+
+    @property
+    def keys(self) -> list[tuple[str, float]]:
+        return [(FULL, 1) if r == 1 else (m, r) for r in self.ratios for m in ([FULL] if r == 1 else self.methods)]
+
+
+def key_name(method: str, ratio: float) -> str:
+    return f"{method}@{ratio:g}"
+
+
+@torch.inference_mode()
+def run(
+    dataset,
+    indices: list[int],
+    classifier: torch.nn.Module,
+    class_map: list[int],
+    plan: Plan,
+    *,
+    batch_size: int = 64,
+    device: str = "cpu",
+    grid_images: int = 6,
+    latency_repeats: int = 5,
+    progress=None,
+) -> dict:
+    """Classify every ``plan`` thumbnail of ``dataset[indices]``.
+
+    Returns ``{"keys", "labels", "logit_pred", "dataset_pred", "quality", "flops", "latency",
+    "examples"}``: per-key arrays of per-image predictions (classifier output index, and dataset class
+    index among ``class_map``'s logits), per-key quality arrays against ``bicubic_aa`` at the same
+    ratio, FLOPs per image, latency per image (median over ``latency_repeats`` on the first batch),
+    and ``examples`` (uint8 images and thumbnails of ``grid_images`` evenly spaced images).
+    """
+    classifier = classifier.to(device).eval().to(memory_format=torch.channels_last)
+    downscalers = {r: e.to(device).eval() for r, e in plan.downscalers.items()}
+    columns = torch.tensor(class_map, device=device)
+    keys = plan.keys
+    logit_pred = {k: [] for k in keys}
+    dataset_pred = {k: [] for k in keys}
+    quality = {k: [] for k in keys if k[0] not in (FULL, REFERENCE)}
+    picks = set(np.linspace(0, len(indices) - 1, min(grid_images, len(indices))).round().astype(int).tolist())
+    examples: dict = {"images": [], "thumbs": {k: [] for k in keys if k[0] != FULL}}
+    labels, first = [], None
+    loader = DataLoader(Subset(dataset, indices), batch_size=batch_size, shuffle=False)
+    seen = 0
+    for images, target in progress(loader) if progress else loader:
+        images = images.to(device)
+        labels.append(target)
+        if first is None:
+            first = images
+        thumbs = {k: thumbnail(k[0], images, k[1], downscalers.get(k[1])) for k in keys}
+        rows = [i for i in range(len(images)) if seen + i in picks]
+        seen += len(images)
+        if rows:
+            examples["images"].append(images[rows].cpu())
+        for k, t in thumbs.items():
+            logits = classifier(t.contiguous(memory_format=torch.channels_last))
+            logit_pred[k].append(logits.argmax(1).cpu())
+            dataset_pred[k].append(logits[:, columns].argmax(1).cpu())
+            if k in quality:
+                quality[k].append(thumbnail_quality(t, thumbs[(REFERENCE, k[1])]))
+            if rows and k in examples["thumbs"]:
+                examples["thumbs"][k].append(t[rows].cpu())
+    cat = lambda parts: torch.cat(parts).numpy()  # noqa: E731
+    out = {
+        "keys": keys,
+        "labels": cat(labels),
+        "logit_pred": {k: cat(v) for k, v in logit_pred.items()},
+        "dataset_pred": {k: cat(v) for k, v in dataset_pred.items()},
+        "quality": {k: {m: np.concatenate([q[m] for q in v]) for m in v[0]} for k, v in quality.items() if v},
+        "examples": {"images": torch.cat(examples["images"]),
+                     "thumbs": {k: torch.cat(v) for k, v in examples["thumbs"].items() if v}},
+        "flops": {}, "latency": {},
+    }
+    for k in keys:
+        method, ratio = k
+        one = first[:1]
+        size = output_size(*one.shape[-2:], ratio)
+        down = downscalers.get(ratio) if method == "learned" else None
+        out["flops"][k] = {
+            "downscaler": flops(down, one.float() / 255) if down is not None else 0,
+            "classifier": flops(classifier, torch.zeros(1, 3, *size, device=device)),
+        }
+        if latency_repeats > 0:
+            sync = torch.device(device).type == "cuda"
+            t_down = median_time(lambda: thumbnail(method, first, ratio, downscalers.get(ratio)), latency_repeats, 1, sync)
+            t = thumbnail(method, first, ratio, downscalers.get(ratio)).contiguous(memory_format=torch.channels_last)
+            t_cls = median_time(lambda: classifier(t), latency_repeats, 1, sync)
+            out["latency"][k] = {"batch": len(first), "downscale_ms": 1e3 * t_down / len(first),
+                                 "classify_ms": 1e3 * t_cls / len(first)}
+    return out
+
+
+def summarise(raw: dict, class_map: list[int], groups: dict[str, np.ndarray], views: list[str]) -> list[dict]:
+    """One row per (group, view, key): n, top-1 with Wilson 95% CI, exact McNemar vs ``bicubic_aa`` at
+    the same ratio, mean thumbnail quality, FLOPs and latency per image. ``groups`` maps a name to a
+    boolean mask over the evaluated images."""
+    labels = raw["labels"]
+    correct = {
+        "all": {k: p == np.asarray(class_map)[labels] for k, p in raw["logit_pred"].items()},
+        "dataset": {k: p == labels for k, p in raw["dataset_pred"].items()},
+    }
+    rows = []
+    for group, mask in groups.items():
+        n = int(mask.sum())
+        if n == 0:
+            continue
+        for view in views:
+            for k in raw["keys"]:
+                method, ratio = k
+                ok = correct[view][k][mask]
+                row = {"group": group, "view": view, "method": method, "ratio": ratio, "n": n,
+                       "correct": int(ok.sum()), "top1": float(ok.mean())}
+                row["ci95"] = list(wilson_interval(row["correct"], n))
+                ref = (REFERENCE, ratio)
+                if method not in (FULL, REFERENCE) and ref in correct[view]:
+                    ref_ok = correct[view][ref][mask]
+                    better, worse = discordant(ok.tolist(), ref_ok.tolist())
+                    row["vs_bicubic"] = {"delta": float(ok.mean() - ref_ok.mean()), "method_only": better,
+                                         "bicubic_only": worse, "p_mcnemar": mcnemar_exact(better, worse)}
+                if k in raw["quality"]:
+                    q = raw["quality"][k]
+                    row["quality_vs_bicubic"] = {
+                        "psnr": float(q["psnr"][mask].mean()), "ssim": float(q["ssim"][mask].mean()),
+                        "mean_shift": q["mean_shift"][mask].mean(0).tolist(),
+                        "std_shift": q["std_shift"][mask].mean(0).tolist(),
+                    }
+                row["flops"] = raw["flops"].get(k)
+                row["latency"] = raw["latency"].get(k)
+                rows.append(row)
+    return rows
+
+
+def subset_mask(paths: list[str], pattern: str | None) -> np.ndarray | None:
+    """Boolean mask of the paths whose file name matches ``pattern`` (``re.search``), or None."""
+    if not pattern:
+        return None
+    rx = re.compile(pattern)
+    return np.array([bool(rx.search(Path(p).name)) for p in paths])
