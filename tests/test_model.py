@@ -20,19 +20,21 @@ def test_output_size_errors_name_the_problem():
         output_size(3, 10, 4)
 
 
+@pytest.mark.parametrize("arch", ["paper", "unshuffle"])
 @pytest.mark.parametrize("ratio", [2, 4])
 @pytest.mark.parametrize("size", [(224, 224), (7, 9), (33, 17), (4, 5)])
-def test_untrained_downscaler_is_exactly_antialiased_bicubic(ratio, size):
+def test_untrained_downscaler_is_exactly_antialiased_bicubic(ratio, size, arch):
     torch.manual_seed(0)
-    model = Downscaler(ratio).eval()
+    model = Downscaler(ratio, arch=arch).eval()
     x = torch.rand(3, 3, *size)
     y = model(x)
     assert y.shape == (3, 3, *output_size(*size, ratio))
     assert torch.equal(y, bicubic(x, y.shape[-2:]))
 
 
-def test_correction_is_added_and_cropped_for_odd_sizes():
-    model = Downscaler(4, width=8).eval()
+@pytest.mark.parametrize("arch", ["paper", "unshuffle"])
+def test_correction_is_added_and_cropped_for_odd_sizes(arch):
+    model = Downscaler(4, width=8, arch=arch).eval()
     torch.nn.init.constant_(model.correction.bias, 0.25)
     x = torch.rand(1, 3, 37, 41)
     y = model(x)
@@ -47,6 +49,33 @@ def test_downscaler_trains_end_to_end():
     assert model.correction.weight.grad.abs().sum() > 0
 
 
-def test_unsupported_ratio_is_refused():
+def test_unshuffle_first_layer_sees_exactly_one_block_per_output_pixel():
+    model = Downscaler(4, width=4, arch="unshuffle").eval()
+    model.correction = torch.nn.Conv2d(4, 3, 1)  # a 1x1 head isolates the first layer's footprint
+
+    def residual(x):
+        return model(x) - bicubic(x, (4, 4))
+
+    x = torch.rand(1, 3, 16, 16)
+    moved = x.clone()
+    moved[..., 4:8, 8:12] += 0.5  # one 4x4 block: rows 1, columns 2 of the thumbnail
+    changed = (residual(moved) - residual(x)).abs().sum(1)[0] > 1e-6
+    assert changed.nonzero().tolist() == [[1, 2]]
+
+
+def test_flops_of_the_fast_form_are_far_lower():
+    from torch.utils.flop_counter import FlopCounterMode
+
+    def flops(arch):
+        with FlopCounterMode(display=False) as counter:
+            Downscaler(4, arch=arch)(torch.rand(1, 3, 256, 256))
+        return counter.get_total_flops()
+
+    assert flops("paper") / flops("unshuffle") == pytest.approx(786 / 157, rel=0.02)
+
+
+def test_unsupported_ratio_or_arch_is_refused():
     with pytest.raises(ValueError, match="ratio must be one of"):
         Downscaler(3)
+    with pytest.raises(ValueError, match="arch must be one of"):
+        Downscaler(2, arch="deep")
