@@ -202,11 +202,11 @@ def _numpy_to_batch(img: np.ndarray) -> tuple[torch.Tensor, Restore]:
             f"numpy dtype {img.dtype} is not supported; use uint8, uint16 or float (values in [0, 1])"
         )
     scale = _INT_SCALE.get(img.dtype)
-    array = np.ascontiguousarray(hwc, dtype=np.float32 if scale is None else hwc.dtype)
-    t = torch.from_numpy(array if array.flags.writeable else array.copy())
-    x = t.reshape(-1, *t.shape[-3:]).permute(0, 3, 1, 2).float()
+    # one copy into float32; the NCHW view of this NHWC buffer is already channels_last
+    t = torch.from_numpy(hwc.astype(np.float32))
+    x = t.reshape(-1, *t.shape[-3:]).permute(0, 3, 1, 2)
     if scale is not None:
-        x = x / scale
+        x /= scale
 
     def restore(y: torch.Tensor) -> np.ndarray:
         y = y.cpu().permute(0, 2, 3, 1)
