@@ -1,0 +1,374 @@
+"""The ThumbNet training loop, top to bottom: setup (DDP when launched by torchrun), teacher cache,
+strategies, AMP (CUDA), channels_last, epoch-end checkpoints with exact resume, holdout evaluation,
+export (downscaler.pt, student.pt, card.md, run.json)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import click
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Subset
+from torch.utils.data.distributed import DistributedSampler
+
+from ..classifiers import class_indices
+from ..errors import WeightsError
+from ..model import Downscaler, bicubic, output_size
+from ..pretrained import save_weights, sha256
+from .config import TrainConfig
+from .data import IndexedImageFolder, cache_key, epoch_flips, flip_where, split_holdout, teacher_logits
+from .losses import classification, distillation, feature_mapping, moment_matching
+from .nets import ThumbNet, build_student, build_teacher, fm_channels, tap
+
+CL = torch.channels_last
+# fields that do not change the trained weights (may differ between a run and its resume)
+_RESUME_FREE = {"workers", "log_every", "cache", "device"}
+
+
+def _setup(cfg: TrainConfig) -> tuple[int, int, torch.device]:
+    """``(rank, world_size, device)``; joins the process group when launched by torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        device = torch.device(cfg.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        return 0, 1, device
+    use_cuda = torch.cuda.is_available() and cfg.device != "cpu"
+    dist.init_process_group("nccl" if use_cuda else "gloo")
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    device = torch.device("cuda", local) if use_cuda else torch.device("cpu")
+    if use_cuda:
+        torch.cuda.set_device(device)
+    return dist.get_rank(), world, device
+
+
+def _barrier(world: int) -> None:
+    if world > 1:
+        dist.barrier()
+
+
+def _train_mode(net: ThumbNet, cfg: TrainConfig) -> None:
+    net.train()
+    if cfg.freeze_classifier:
+        net.classifier.eval()  # the frozen teacher keeps its BN statistics
+
+
+def _eta(seconds: float) -> str:
+    minutes, sec = divmod(int(seconds), 60)
+    return f"{minutes}m{sec:02d}s"
+
+
+@torch.no_grad()
+def evaluate_holdout(net: ThumbNet, teacher, dataset, indices: list[int], targets: torch.Tensor,
+                     batch_size: int, device: torch.device) -> dict:
+    """Top-1 over the dataset's classes (argmax among their logits) on ``indices``, each image once.
+
+    Keys: ``n``; ``trained`` (the run's classifier on the run's thumbnails); ``teacher_full`` (T at
+    full size); ``teacher_bicubic`` (T on antialiased-bicubic thumbnails); with a learned E also
+    ``teacher_on_E`` and ``psnr_E_vs_bicubic`` (dB, mean over images).
+    """
+    net.eval()
+    loader = DataLoader(Subset(dataset, indices), batch_size=batch_size)
+    correct: dict[str, int] = {}
+    psnr_sum = 0.0
+    for images, labels, _ in loader:
+        x = images.to(device).contiguous(memory_format=CL)
+        size = output_size(x.shape[-2], x.shape[-1], net.ratio)
+        plain = bicubic(x, size)
+        thumb, logits, _ = net(x)
+        outputs = {"trained": logits, "teacher_full": teacher(x), "teacher_bicubic": teacher(plain)}
+        if net.downscaler is not None:
+            outputs["teacher_on_E"] = teacher(thumb)
+            mse = (thumb.clamp(0, 1) - plain.clamp(0, 1)).square().flatten(1).mean(1)
+            psnr_sum += (10 * torch.log10(1 / mse.clamp_min(1e-12))).sum().item()
+        for name, out in outputs.items():
+            pred = out.float()[:, targets.to(out.device)].argmax(1).cpu()
+            correct[name] = correct.get(name, 0) + int((pred == labels).sum())
+    n = len(indices)
+    metrics = {"n": n, **{f"top1_{k}": v / n for k, v in correct.items()}}
+    if net.downscaler is not None:
+        metrics["psnr_E_vs_bicubic"] = psnr_sum / n
+    return metrics
+
+
+def train(cfg: TrainConfig, *, resume: bool = False, stop_after: int | None = None, echo=click.echo) -> dict:
+    """Run ``cfg``; returns the run record (also written to ``OUT/run.json`` when training finishes).
+
+    ``resume`` continues from ``OUT/checkpoint.pt`` (written at every epoch end) and reproduces the
+    uninterrupted run's weights exactly. ``stop_after=k`` stops after epoch k without exporting
+    (for tests of resume). Raises ValueError / WeightsError naming the bad argument or file.
+    """
+    started = time.time()
+    rank, world, device = _setup(cfg)
+    say = echo if rank == 0 else (lambda *a, **k: None)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt_path = out / "checkpoint.pt"
+    if not resume and ckpt_path.exists():
+        raise ValueError(f"{ckpt_path} exists: pass --resume to continue that run, or pick a new --out")
+
+    dataset = IndexedImageFolder(cfg.data, cfg.image_size)
+    train_idx, held_idx = split_holdout(len(dataset), cfg.holdout, cfg.seed, cfg.limit)
+    teacher = build_teacher(cfg)
+    targets = torch.tensor(class_indices(dataset.classes, teacher.num_classes))
+    stages = cfg.stage_epochs
+    teacher.to(device, memory_format=CL)
+
+    cached = None
+    if cfg.w_kd > 0 and "distill" in stages:
+        key = cache_key(dataset, train_idx, cfg.teacher_weights, teacher, cfg.image_size)
+        cache_dir = cfg.cache or out / "cache"
+        for turn in range(2):  # rank 0 computes the cache, then the others load it
+            if (rank == 0) == (turn == 0):
+                tic = time.time()
+                logits = teacher_logits(teacher, dataset, train_idx, cache_dir, key, batch_size=64,
+                                        workers=cfg.workers, device=device, echo=say)
+                say(f"teacher logits for {len(logits)} images x 2 flips ready ({time.time() - tic:.0f} s)")
+            _barrier(world)
+        cached = torch.full((len(dataset), 2, teacher.num_classes), float("nan"))
+        for i, v in logits.items():
+            cached[i] = v
+
+    torch.manual_seed(cfg.seed)  # after the cache, which may or may not have drawn random numbers
+    downscaler = Downscaler(cfg.ratio, cfg.downscaler_width) if cfg.downscaler == "learned" else None
+    classifier = teacher if cfg.freeze_classifier else build_student(cfg, teacher)
+    fm = cfg.strategy == "fm"
+    channels = fm_channels(teacher, cfg.fm_layer, 64) if fm else None
+    net = ThumbNet(downscaler, classifier, cfg.ratio, cfg.fm_layer if fm else None, channels)
+    net.to(device, memory_format=CL)
+    teacher_store: dict = {}
+    if fm:
+        tap(teacher, cfg.fm_layer, teacher_store)
+
+    groups = []
+    if not cfg.freeze_classifier:
+        groups.append({"params": list(classifier.parameters()), "lr": cfg.lr_student})
+    e_params = [*(downscaler.parameters() if downscaler else []), *(net.decoder.parameters() if fm else [])]
+    if e_params:
+        groups.append({"params": e_params, "lr": cfg.lr_downscaler})
+    optimizer = torch.optim.AdamW(groups, lr=cfg.lr_student, weight_decay=cfg.weight_decay)
+
+    subset = Subset(dataset, train_idx)
+    sampler = DistributedSampler(subset, num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed,
+                                 drop_last=True)
+    loader = DataLoader(subset, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.workers,
+                        drop_last=True, pin_memory=device.type == "cuda",
+                        persistent_workers=cfg.workers > 0)
+    steps_per_epoch = len(loader)
+    if steps_per_epoch == 0:
+        raise ValueError(f"{len(train_idx)} training images make no full batch of {cfg.batch_size} "
+                         f"on {world} process(es): lower --batch-size or raise --limit")
+    total_steps = steps_per_epoch * len(stages)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=[g["lr"] for g in groups],
+                                                    total_steps=total_steps)
+    model = DistributedDataParallel(net, find_unused_parameters=fm) if world > 1 else net
+
+    history: list[dict] = []
+    start_epoch = 0
+    if resume:
+        if not ckpt_path.exists():
+            raise ValueError(f"--resume: {ckpt_path} does not exist (no epoch of this run finished yet)")
+        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+        saved, now = ckpt["config"], dataclasses.asdict(cfg)
+        changed = sorted(k for k in now if k not in _RESUME_FREE and saved.get(k) != now[k])
+        if changed:
+            raise ValueError(f"--resume: options {changed} differ from the checkpointed run in {out}; "
+                             f"resume with the original options")
+        net.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        scheduler.load_state_dict(ckpt["scheduler"])
+        torch.set_rng_state(ckpt["rng"])
+        start_epoch, history = ckpt["epoch"], ckpt["history"]
+        say(f"resumed {out} after epoch {start_epoch}/{len(stages)}")
+
+    autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+    run_tic, steps_done = time.time(), 0
+    remaining_steps = (len(stages) - start_epoch) * steps_per_epoch
+    for epoch in range(start_epoch, len(stages)):
+        stage = stages[epoch]
+        sampler.set_epoch(epoch)
+        flips = epoch_flips(len(dataset), cfg.seed, epoch, cfg.flip)
+        _train_mode(net, cfg)
+        sums: dict[str, float] = {}
+        epoch_tic = time.time()
+        for step, (images, labels, index) in enumerate(loader):
+            flipped = flips[index]
+            x = flip_where(images, flipped).to(device, non_blocking=True).contiguous(memory_format=CL)
+            with autocast:
+                thumb, logits, decoded = model(x, decode=stage == "fm")
+                terms = {}
+                if stage == "fm":
+                    with torch.no_grad():
+                        teacher(x)
+                    terms["fm"] = (cfg.w_fm, feature_mapping(decoded, teacher_store.pop("features")))
+                else:
+                    if cfg.w_cl > 0:
+                        terms["cl"] = (cfg.w_cl, classification(logits, targets[labels].to(device)))
+                    if stage == "distill" and cfg.w_kd > 0:
+                        soft = cached[index, flipped.long()].to(device)
+                        terms["kd"] = (cfg.w_kd, distillation(logits, soft, cfg.tau))
+                mm = moment_matching(thumb, x)
+                if downscaler is not None and cfg.w_mm > 0:
+                    terms["mm"] = (cfg.w_mm, mm)
+                loss = sum(w * value for w, value in terms.values())
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+
+            values = {name: value.item() for name, (_, value) in terms.items()}
+            values.setdefault("mm", mm.item())
+            for name, value in values.items():
+                sums[name] = sums.get(name, 0.0) + value
+            steps_done += 1
+            if (step + 1) % cfg.log_every == 0 or step + 1 == steps_per_epoch:
+                elapsed = time.time() - run_tic
+                speed = steps_done * cfg.batch_size * world / elapsed
+                eta = elapsed / steps_done * (remaining_steps - steps_done)
+                terms_text = " ".join(f"{k} {v:.4f}" for k, v in values.items())
+                say(f"epoch {epoch + 1}/{len(stages)} [{stage}] step {step + 1}/{steps_per_epoch} | "
+                    f"{speed:.1f} img/s | {terms_text} | eta {_eta(eta)}")
+        seconds = time.time() - epoch_tic
+        history.append({"epoch": epoch + 1, "stage": stage, "seconds": round(seconds, 1),
+                        "images_per_s": round(steps_per_epoch * cfg.batch_size * world / seconds, 1),
+                        **{f"loss_{k}": v / steps_per_epoch for k, v in sums.items()}})
+        if rank == 0:
+            state = {"config": dataclasses.asdict(cfg), "model": net.state_dict(),
+                     "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                     "rng": torch.get_rng_state(), "epoch": epoch + 1, "history": history}
+            tmp = ckpt_path.with_name(".checkpoint.pt.tmp")
+            torch.save(state, tmp)
+            os.replace(tmp, ckpt_path)
+        _barrier(world)
+        if stop_after is not None and epoch + 1 >= stop_after and epoch + 1 < len(stages):
+            say(f"stopped after epoch {epoch + 1} (checkpoint {ckpt_path})")
+            return {"config": dataclasses.asdict(cfg), "history": history, "finished": False}
+
+    record = {"config": dataclasses.asdict(cfg), "history": history, "finished": True}
+    if rank == 0:
+        say(f"evaluating on {len(held_idx)} held-out images")
+        record["holdout"] = evaluate_holdout(net, teacher, dataset, held_idx, targets, 64, device) \
+            if held_idx else {"n": 0}
+        record.update(
+            command=cfg.command_line(), wall_seconds=round(time.time() - started, 1), world_size=world,
+            device=str(device), host=f"{platform.processor() or platform.machine()}, {os.cpu_count()} cpu",
+            torch=torch.__version__, train_images=len(train_idx), classes=dataset.classes,
+            teacher_sha256=sha256(cfg.teacher_weights),
+        )
+        export(net, cfg, record)
+        say(f"wrote {out}/run.json, card.md" + (", downscaler.pt" if downscaler else "")
+            + ("" if cfg.freeze_classifier else ", student.pt"))
+    _barrier(world)
+    if world > 1:
+        dist.destroy_process_group()
+    return record
+
+
+def export(net: ThumbNet, cfg: TrainConfig, record: dict) -> None:
+    """Write ``downscaler.pt`` / ``student.pt`` (never overwriting), ``card.md`` and ``run.json``."""
+    out = Path(cfg.out)
+    net = net.cpu().to(memory_format=torch.contiguous_format).eval()
+    common = {"ratio": cfg.ratio, "teacher": cfg.teacher, "data": _data_name(cfg.data), "seed": cfg.seed,
+              "strategy": cfg.strategy}
+    for name in ("downscaler.pt", "student.pt"):
+        if (out / name).exists():
+            raise WeightsError(f"{out / name} exists; export never overwrites, pick a new --out")
+    if net.downscaler is not None:
+        record["downscaler_sha256"] = save_weights(net.downscaler, out / "downscaler.pt", **common)
+    if not cfg.freeze_classifier:
+        record["student_sha256"] = save_weights(net.classifier, out / "student.pt", **common,
+                                                downscaler=cfg.downscaler)
+    (out / "run.json").write_text(json.dumps(record, indent=2) + "\n")
+    (out / "card.md").write_text(model_card(cfg, record))
+
+
+def _data_name(path: str) -> str:
+    p = Path(path).resolve()
+    return f"{p.parent.name}/{p.name}"
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def model_card(cfg: TrainConfig, record: dict) -> str:
+    """A Markdown model card filled from the run record."""
+    h = record.get("holdout", {})
+    stages = cfg.stage_epochs
+    losses = {"supervised": "CL + MM", "distill": "KD + CL + MM", "fm": "FM + MM first stage, then KD + CL + MM"}
+    trained = "E (learned downscaler) and student S" if cfg.downscaler == "learned" else \
+        "student S on fixed antialiased-bicubic thumbnails (baseline, no E)"
+    if cfg.freeze_classifier:
+        trained = "E alone, for the frozen teacher (no student)"
+    speed = [e["images_per_s"] for e in record["history"]]
+    lines = [
+        f"# ThumbNet run: {cfg.teacher}, ratio {cfg.ratio} ({cfg.image_size} -> {cfg.image_size // cfg.ratio} px)",
+        "",
+        f"Trained: {trained}.",
+        "",
+        "## Data",
+        f"- Training: `{_data_name(cfg.data)}` (ImageFolder, {len(record['classes'])} classes), "
+        f"{record['train_images']} images"
+        + (f" (first {cfg.limit} of the split)" if cfg.limit else "")
+        + f", after holding out {h.get('n', 0)} images (seeded split, seed {cfg.seed}) for validation.",
+        f"- Images resized/centre-cropped to {cfg.image_size} px; augmentation: "
+        + ("random horizontal flips." if cfg.flip else "none."),
+        "",
+        "## Teacher",
+        f"- `{cfg.teacher}` from `{Path(cfg.teacher_weights).name}` (sha256 {record['teacher_sha256'][:16]}...), "
+        f"input normalisation `{cfg.normalize}`; dataset classes mapped to its logits by "
+        "`classifiers.class_indices`.",
+        "",
+        "## Recipe",
+        f"- Strategy `{cfg.strategy}`: {losses[cfg.strategy]}"
+        + (f" (FM at `{cfg.fm_layer}`, {cfg.fm_epochs} epoch(s))" if cfg.strategy == "fm" else "") + ".",
+        f"- Loss weights: KD {cfg.w_kd} (tau {cfg.tau}), CL {cfg.w_cl}, MM {cfg.w_mm}"
+        + (f", FM {cfg.w_fm}" if cfg.strategy == "fm" else "")
+        + ". KD targets: the teacher's logits on the full-size image (and its flip), cached once.",
+        f"- Student init: {'from the teacher' if cfg.student_init == 'teacher' else 'random'}; "
+        f"E: residual over antialiased bicubic, width {cfg.downscaler_width}"
+        + ("" if cfg.downscaler == "learned" else " (not used: bicubic baseline)") + ".",
+        f"- AdamW (weight decay {cfg.weight_decay}), one-cycle schedule, peak lr {cfg.lr_student} (S) / "
+        f"{cfg.lr_downscaler} (E); {len(stages)} epoch(s), batch {cfg.batch_size} x {record['world_size']} "
+        f"process(es), seed {cfg.seed}.",
+        f"- Budget: {len(stages) * (record['train_images'] // (cfg.batch_size * record['world_size']))} steps; "
+        f"wall time {record['wall_seconds'] / 60:.1f} min on {record['device']} ({record['host']}, "
+        f"torch {record['torch']}); training speed {min(speed):.1f}-{max(speed):.1f} img/s.",
+        "",
+        "Command:",
+        "",
+        "```",
+        record["command"],
+        "```",
+        "",
+        f"## Held-out validation ({h.get('n', 0)} images of the training folder, each once, no flip)",
+        "",
+        "Top-1 among the dataset's classes (argmax over their logits):",
+        "",
+        "| classifier | input | top-1 |",
+        "|---|---|---|",
+        f"| teacher | full {cfg.image_size} px | {_pct(h.get('top1_teacher_full'))} |",
+        f"| teacher | bicubic {cfg.image_size // cfg.ratio} px | {_pct(h.get('top1_teacher_bicubic'))} |",
+    ]
+    if "top1_teacher_on_E" in h:
+        lines.append(f"| teacher | E {cfg.image_size // cfg.ratio} px | {_pct(h.get('top1_teacher_on_E'))} |")
+    who = "teacher (frozen)" if cfg.freeze_classifier else "this run's student"
+    thumbs = "E" if cfg.downscaler == "learned" else "bicubic"
+    lines.append(f"| {who} | {thumbs} {cfg.image_size // cfg.ratio} px | {_pct(h.get('top1_trained'))} |")
+    if "psnr_E_vs_bicubic" in h:
+        lines += ["", f"E's thumbnails vs antialiased bicubic: PSNR {h['psnr_E_vs_bicubic']:.1f} dB."]
+    lines += [
+        "",
+        "A student fine-tuned on these classes is reported over these classes only (it forgets the rest).",
+        "",
+        "## Official validation split (filled by `downscale eval`)",
+        "",
+        "_Not measured yet._",
+        "",
+    ]
+    return "\n".join(lines)

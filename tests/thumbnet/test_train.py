@@ -1,0 +1,139 @@
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from downscale.classifiers import build_classifier, load_classifier
+from downscale.cli import main
+from downscale.pretrained import load_downscaler, load_weights
+from downscale.thumbnet.data import IndexedImageFolder, epoch_flips, split_holdout, teacher_logits
+from downscale.thumbnet.train import train
+
+from .conftest import SHARED
+
+
+def test_split_holdout_is_seeded_and_disjoint():
+    train_a, held_a = split_holdout(100, 10, seed=3, limit=50)
+    train_b, held_b = split_holdout(100, 10, seed=3, limit=50)
+    assert (train_a, held_a) == (train_b, held_b)
+    assert len(held_a) == 10 and len(train_a) == 50 and not set(train_a) & set(held_a)
+    assert split_holdout(100, 10, seed=4)[1] != held_a
+    with pytest.raises(ValueError, match="holdout"):
+        split_holdout(10, 10, seed=0)
+
+
+def test_epoch_flips_depend_on_seed_and_epoch_only():
+    assert torch.equal(epoch_flips(64, 0, 1), epoch_flips(64, 0, 1))
+    assert not torch.equal(epoch_flips(64, 0, 1), epoch_flips(64, 0, 2))
+    assert not epoch_flips(64, 0, 1, enabled=False).any()
+
+
+def test_teacher_cache_holds_logits_of_image_and_flip(tiny_data, tmp_path):
+    teacher = build_classifier("mobilenet_v2", tiny_data / "teacher.pt", normalize="minus1to1").eval()
+    dataset = IndexedImageFolder(tiny_data / "data", 64)
+    logits = teacher_logits(teacher, dataset, [1, 5], tmp_path, "k" * 64, batch_size=2)
+    image = dataset[5][0][None]
+    with torch.no_grad():
+        expected = torch.cat([teacher(image), teacher(image.flip(-1))])
+    torch.testing.assert_close(logits[5], expected, rtol=1e-4, atol=1e-4)
+    assert sorted(logits) == [1, 5]
+    # a second call loads the file instead of recomputing
+    again = teacher_logits(None, dataset, [1, 5], tmp_path, "k" * 64)
+    assert torch.equal(again[5], logits[5])
+
+
+def test_cli_smoke_exports_loadable_weights_and_card(tiny_data, tmp_path):
+    out = tmp_path / "run"
+    args = ["train", "--data", str(tiny_data / "data"), "--teacher-weights", str(tiny_data / "teacher.pt"),
+            "--out", str(out), "--image-size", "64", "--limit", "8", "--holdout", "4", "--batch-size", "4",
+            "--epochs", "1", "--workers", "0", "--log-every", "1"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "step 2/2" in result.output and "img/s" in result.output and "kd " in result.output
+    assert "eta" in result.output
+    e = load_downscaler(out / "downscaler.pt")
+    assert e.ratio == 4 and e(torch.rand(1, 3, 64, 64)).shape == (1, 3, 16, 16)
+    student = load_classifier(out / "student.pt")
+    meta = load_weights(out / "student.pt")
+    assert (student.arch, student.num_classes, student.normalize) == ("mobilenet_v2", 1001, "minus1to1")
+    assert meta["ratio"] == 4 and meta["downscaler"] == "learned"
+    record = json.loads((out / "run.json").read_text())
+    assert record["holdout"]["n"] == 4 and len(record["history"]) == 1 and record["train_images"] == 8
+    card = (out / "card.md").read_text()
+    assert "downscale train" in card and "--seed 0" in card and "Official validation split" in card
+    # the run folder is never overwritten
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code != 0 and "--resume" in again.output
+
+
+@pytest.mark.parametrize("strategy", ["distill", "fm"])
+def test_resume_reproduces_the_uninterrupted_run(tiny_config, tmp_path, strategy):
+    whole = tiny_config(out=str(tmp_path / "whole"), strategy=strategy, epochs=2 if strategy == "distill" else 1)
+    train(whole, echo=lambda *a: None)
+    part = tiny_config(out=str(tmp_path / "part"), strategy=strategy, epochs=whole.epochs)
+    assert not train(part, stop_after=1, echo=lambda *a: None)["finished"]
+    assert not (tmp_path / "part" / "downscaler.pt").exists()
+    train(part, resume=True, echo=lambda *a: None)
+    for name in ("downscaler.pt", "student.pt"):
+        a = load_weights(tmp_path / "whole" / name)["state_dict"]
+        b = load_weights(tmp_path / "part" / name)["state_dict"]
+        assert a.keys() == b.keys()
+        for key in a:
+            assert torch.equal(a[key], b[key]), (name, key)
+    assert load_weights(tmp_path / "whole" / "downscaler.pt")["state_dict"]["correction.weight"].abs().sum() > 0
+
+
+def test_resume_refuses_changed_options(tiny_config, tmp_path):
+    train(tiny_config(epochs=2), stop_after=1, echo=lambda *a: None)
+    with pytest.raises(ValueError, match="tau"):
+        train(tiny_config(epochs=2, tau=2.0), resume=True, echo=lambda *a: None)
+
+
+def test_bicubic_baseline_and_frozen_classifier(tiny_config, tmp_path):
+    train(tiny_config(out=str(tmp_path / "bicubic"), downscaler="bicubic"), echo=lambda *a: None)
+    assert not (tmp_path / "bicubic" / "downscaler.pt").exists()
+    assert load_weights(tmp_path / "bicubic" / "student.pt")["downscaler"] == "bicubic"
+    record = train(tiny_config(out=str(tmp_path / "frozen"), freeze_classifier=True, tau=1.0),
+                   echo=lambda *a: None)
+    assert not (tmp_path / "frozen" / "student.pt").exists()
+    assert (tmp_path / "frozen" / "downscaler.pt").exists()
+    assert record["holdout"]["top1_teacher_on_E"] == record["holdout"]["top1_trained"]
+
+
+def test_smoke_16_real_images_with_the_shared_teacher(tmp_path):
+    data = SHARED / "data" / "imagenette-224" / "train"
+    weights = SHARED / "models" / "mobilenet_v2_imagenet" / "mobilenet_v2_1001.pt"
+    if not (data.is_dir() and weights.is_file()):
+        pytest.skip("../shared imagenette-224 and the MobileNetV2 teacher are not present")
+    from downscale.thumbnet.config import TrainConfig
+
+    tic = time.time()
+    record = train(TrainConfig(data=str(data), teacher_weights=str(weights), out=str(tmp_path / "run"),
+                               limit=16, holdout=8, batch_size=8, epochs=1, workers=0),
+                   echo=lambda *a: None)
+    assert time.time() - tic < 60
+    assert len(record["history"]) == 1 and record["holdout"]["n"] == 8
+    assert record["holdout"]["top1_teacher_full"] >= 0.75  # the real teacher knows these classes
+
+
+@pytest.mark.slow
+def test_two_process_ddp_on_cpu(tiny_data, tmp_path):
+    out = tmp_path / "ddp"
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29517",
+               "-m", "downscale.thumbnet.command", "--data", str(tiny_data / "data"),
+               "--teacher-weights", str(tiny_data / "teacher.pt"), "--out", str(out), "--image-size", "64",
+               "--limit", "16", "--holdout", "4", "--batch-size", "4", "--epochs", "1", "--workers", "0",
+               "--device", "cpu"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    record = json.loads((out / "run.json").read_text())
+    assert record["world_size"] == 2
+    assert record["history"][0]["images_per_s"] > 0
+    assert "step 2/2" in result.stdout  # 16 images / (4 per step x 2 processes)
+    load_downscaler(out / "downscaler.pt")
