@@ -39,6 +39,17 @@ def bicubic(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 ARCHITECTURES = ("paper", "unshuffle")
 
 
+def grid_bicubic(x: torch.Tensor, ratio: int) -> torch.Tensor:
+    """Antialiased bicubic by exactly ``ratio``: output pixel ``i`` covers input ``[i*ratio, (i+1)*ratio)``.
+
+    Unlike ``bicubic(x, size)`` (which stretches the grid so the output spans every input pixel),
+    the grid here does not depend on the image size, so crops aligned to the ratio give the same
+    pixels as the whole image (what tiling needs); the two agree when the sides divide by ``ratio``.
+    """
+    return F.interpolate(x, scale_factor=1 / ratio, mode="bicubic", antialias=True,
+                         align_corners=False, recompute_scale_factor=False)
+
+
 class Downscaler(nn.Module):
     """E: a thumbnail = antialiased bicubic + a learned correction from two convolutions.
 
@@ -49,7 +60,8 @@ class Downscaler(nn.Module):
     conv with a ``ratio``-sized kernel), then BN + ReLU and a 3x3 conv at thumbnail resolution;
     about 5x (ratio 4) to 8x (ratio 2) fewer multiply-adds than "paper" at the same width.
 
-    Either way the convolutions predict a residual added to the antialiased bicubic thumbnail, and the
+    Either way the convolutions predict a residual added to the antialiased bicubic thumbnail (on the
+    ratio's own pixel grid, see ``grid_bicubic``), and the
     last layer starts at zero, so an untrained E *is* bicubic and training only moves it where the
     loss asks.
 
@@ -83,7 +95,7 @@ class Downscaler(nn.Module):
             residual = self.correction(self.features(x_blocks * 2 - 1))
         else:
             residual = self.correction(self.features(x * 2 - 1))
-        return bicubic(x, size) + residual[..., : size[0], : size[1]]
+        return grid_bicubic(x, self.ratio) + residual[..., : size[0], : size[1]]
 
     def config(self) -> dict:
         """The constructor arguments, stored beside the state_dict in weight files."""

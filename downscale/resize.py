@@ -32,6 +32,7 @@ _PIL_WORKING_MODE = {
 _INT_SCALE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
 _TORCH_SCALE = {torch.uint8: 255.0, torch.uint16: 65535.0}
 _TORCH_FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+TILE = 2048  # images above TILE x TILE input pixels run through E in overlapping tiles
 
 
 def learned_resize(
@@ -135,7 +136,7 @@ def _resize_batch(x: torch.Tensor, out_size: tuple[int, int], factor: float, wei
     model = _downscaler(weights, factor, x.device)
     if model is not None:
         model = model.to(x.device)
-        rgb = model(rgb.contiguous(memory_format=torch.channels_last))
+        rgb = apply_tiled(model, rgb.contiguous(memory_format=torch.channels_last))
     rgb = bicubic(rgb, out_size)
     colour = rgb.mean(dim=1, keepdim=True) if gray else rgb
     if alpha is None:
@@ -143,6 +144,33 @@ def _resize_batch(x: torch.Tensor, out_size: tuple[int, int], factor: float, wei
     alpha = bicubic(alpha, out_size).clamp(0, 1)
     colour = torch.where(alpha > 1e-6, colour / alpha.clamp(min=1e-6), torch.zeros_like(colour))
     return torch.cat([colour, alpha], dim=1)
+
+
+def apply_tiled(model: Downscaler, x: torch.Tensor, tile: int = TILE, margin: int = 4) -> torch.Tensor:
+    """``model(x)`` computed over overlapping tiles, so large images need bounded working memory.
+
+    Tiles start on multiples of the ratio, so every tile's output pixels sit on the global
+    thumbnail grid; each tile is extended by ``margin`` output pixels on every side (more than the
+    reach of the bicubic kernel, 2 output pixels, and of E's convolutions) and the extension is
+    cropped, so the result equals the untiled one up to float rounding. ``tile`` is in input pixels.
+    """
+    height, width = x.shape[-2:]
+    if height * width <= tile * tile:
+        return model(x)
+    r = model.ratio
+    out_h, out_w = output_size(height, width, r)
+    step = max(1, tile // r)
+    out = x.new_empty(x.shape[0], 3, out_h, out_w).contiguous(memory_format=torch.channels_last)
+    for top in range(0, out_h, step):
+        for left in range(0, out_w, step):
+            bottom, right = min(out_h, top + step), min(out_w, left + step)
+            t0, l0 = max(0, top - margin), max(0, left - margin)
+            t1, l1 = min(out_h, bottom + margin), min(out_w, right + margin)
+            in_bottom = height if t1 == out_h else t1 * r
+            in_right = width if l1 == out_w else l1 * r
+            y = model(x[..., t0 * r : in_bottom, l0 * r : in_right])
+            out[..., top:bottom, left:right] = y[..., top - t0 : bottom - t0, left - l0 : right - l0]
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
