@@ -51,7 +51,7 @@ def thumbnail(
         if downscaler is None or downscaler.ratio != ratio:
             have = None if downscaler is None else downscaler.ratio
             raise ValueError(f"method 'learned' at ratio {ratio} needs a downscaler of that ratio, got {have}")
-        return downscaler(x).clamp_(0, 1)
+        return downscaler(x.contiguous(memory_format=torch.channels_last)).clamp_(0, 1)
     if method in _TORCH_MODES:
         mode = _TORCH_MODES[method]
         if mode == "area":
