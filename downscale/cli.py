@@ -118,6 +118,8 @@ def convert(inputs, outdir, ratio, recursive, fmt, quality, skip_existing, jobs,
             click.echo(f"error: {error}", err=True)
         click.echo(f"dry run: {len(tasks)} file(s) planned, {len(errors)} error(s); nothing written")
         sys.exit(1 if errors else 0)
+    if tasks and method == "learned":
+        _check_learned(ratio, weights, device)
     if tasks:
         try:
             outdir.mkdir(parents=True, exist_ok=True)
@@ -137,6 +139,23 @@ def convert(inputs, outdir, ratio, recursive, fmt, quality, skip_existing, jobs,
     click.echo(f"{counts['converted']} converted, {counts['skipped']} skipped (already there), "
                f"{counts['failed']} failed -> {outdir}")
     sys.exit(1 if counts["failed"] else 0)
+
+
+def _check_learned(ratio: float, weights: str | None, device: str):
+    """Refuse bad --weights/--device/--ratio once, before any file, instead of failing every file alike."""
+    import math
+
+    import torch
+
+    from .resize import learned_resize
+
+    side = math.ceil(ratio)
+    try:
+        learned_resize(torch.zeros(3, side, side), ratio, weights=weights, device=device)
+    except Exception as exc:  # WeightsError, a ratio the weights cannot do, an unknown or absent device
+        raise click.ClickException(
+            f"cannot use the learned downscaler (--weights {weights or 'default'}, --device {device}): {exc}"
+        ) from None
 
 
 def _init_worker(threads: int):

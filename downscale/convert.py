@@ -35,36 +35,42 @@ class Task:
     dest: Path
 
 
+def _real(path: Path) -> Path:
+    """The canonical path; unlike ``Path.resolve`` (Python < 3.13) it does not raise on a symlink loop."""
+    return Path(os.path.realpath(path))
+
+
 def find_images(inputs: list[Path], outdir: Path, recursive: bool) -> tuple[list[tuple[Path, Path]], list[str]]:
     """``([(file, path relative to the output folder), ...], [error, ...])`` for files and folders.
 
     A folder's images are mirrored under ``outdir``; a file named directly goes to its top level.
     The same file named twice is listed once; the output folder, hidden files and symlinked folders
-    are never entered (so no loops, and no re-processing of our own outputs).
+    are never entered (so no loops, and no re-processing of our own outputs). Every other entry with
+    an image suffix is listed, so that broken links and special files are reported, not skipped.
     """
     found: dict[Path, tuple[Path, Path]] = {}
     errors = []
-    out_resolved = outdir.resolve()
+    out_resolved = _real(outdir)
 
     def add(file: Path, rel: Path):
-        found.setdefault(file.resolve(), (file, rel))
+        if not file.name.startswith(".") and file.suffix.lower() in IMAGE_SUFFIXES:
+            found.setdefault(_real(file), (file, rel))
 
     for item in inputs:
         if item.is_dir():
             if recursive:
                 for root, dirs, files in os.walk(item):
                     root_path = Path(root)
-                    dirs[:] = sorted(d for d in dirs if not d.startswith(".") and (root_path / d).resolve() != out_resolved)
+                    dirs[:] = sorted(d for d in dirs if not d.startswith(".") and _real(root_path / d) != out_resolved)
                     for name in sorted(files):
                         file = root_path / name
-                        if not name.startswith(".") and file.suffix.lower() in IMAGE_SUFFIXES:
-                            add(file, file.relative_to(item))
+                        add(file, file.relative_to(item))
             else:
                 for file in sorted(item.iterdir()):
-                    if file.is_file() and not file.name.startswith(".") and file.suffix.lower() in IMAGE_SUFFIXES:
+                    if not file.is_dir():
                         add(file, Path(file.name))
         elif item.exists() or item.is_symlink():
-            add(item, Path(item.name))
+            found.setdefault(_real(item), (item, Path(item.name)))  # named explicitly: always tried
         else:
             errors.append(f"{item}: no such file or folder")
     return list(found.values()), errors
@@ -76,12 +82,12 @@ def plan(files: list[tuple[Path, Path]], outdir: Path, fmt: str, shard: tuple[in
     another file's output."""
     k, n = shard
     tasks, errors, claimed = [], [], {}
-    inputs = {source.resolve() for source, _ in files}
+    inputs = {_real(source) for source, _ in files}
     for source, rel in files:
         if zlib.crc32(rel.as_posix().encode()) % n != k:
             continue
         dest = outdir / (rel if fmt == "keep" else rel.with_suffix(FORMAT_SUFFIX[fmt]))
-        key = dest.resolve()
+        key = _real(dest)
         if key in inputs:
             errors.append(f"{source}: output {dest} would overwrite an input; choose another output folder")
         elif key in claimed:
@@ -95,7 +101,9 @@ def plan(files: list[tuple[Path, Path]], outdir: Path, fmt: str, shard: tuple[in
 def thumbnail(img: Image.Image, opts: Options) -> Image.Image:
     """The image reduced by ``opts.ratio`` with the chosen method."""
     if opts.method == "bicubic":
-        if img.mode in ("1", "P", "PA"):
+        if img.mode == "1":  # black and white: resize as grey (Pillow would take nearest neighbour for "1")
+            img = img.convert("L")
+        elif img.mode in ("P", "PA"):
             img = img.convert("RGBA" if img.mode == "PA" or "transparency" in img.info else "RGB")
         height, width = output_size(img.height, img.width, opts.ratio)
         return img.resize((width, height), Image.Resampling.BICUBIC)
@@ -110,17 +118,22 @@ def convert_one(task: Task, opts: Options) -> tuple[str, str]:
     Never raises for a bad file: the message names the file and the cause.
     """
     try:
+        if task.dest.is_dir():
+            return "failed", f"{task.source}: its output {task.dest} is a folder; move it or choose another -o"
         if not opts.overwrite and task.dest.exists():
             return "skipped", f"{task.dest}: exists (use --overwrite to replace it)"
         img = read_image(task.source)
         thumb = thumbnail(img, opts)
         fmt = (img.format or "PNG") if opts.fmt == "keep" else opts.fmt.upper()
-        task.dest.parent.mkdir(parents=True, exist_ok=True)
-        written = write_image(thumb, task.dest, fmt=fmt, quality=opts.quality,
-                              icc_profile=img.info.get("icc_profile"), overwrite=opts.overwrite)
+        try:
+            task.dest.parent.mkdir(parents=True, exist_ok=True)
+            written = write_image(thumb, task.dest, fmt=fmt, quality=opts.quality,
+                                  icc_profile=img.info.get("icc_profile"), overwrite=opts.overwrite)
+        except OSError as exc:
+            return "failed", f"{task.source}: cannot write {task.dest}: {exc.strerror or exc}"
         if not written:
             return "skipped", f"{task.dest}: exists (written by another run meanwhile)"
         return "converted", f"{task.source} -> {task.dest} ({thumb.width}x{thumb.height})"
     except Exception as exc:  # one bad file must not stop the batch
-        message = str(exc) if str(task.source) in str(exc) else f"{task.source}: {exc}"
-        return "failed", message if message else f"{task.source}: {type(exc).__name__}"
+        cause = str(exc) or type(exc).__name__
+        return "failed", cause if str(task.source) in cause else f"{task.source}: {cause}"

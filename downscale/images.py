@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import warnings
 from pathlib import Path
 
@@ -27,9 +28,18 @@ _SAVE_MODES = {
 def read_image(path: str | os.PathLike) -> Image.Image:
     """Decode ``path`` fully, upright (EXIF orientation applied); ``info['icc_profile']`` is kept.
 
-    Raises ImageReadError naming the file and the cause (unreadable, not an image, truncated,
-    over Pillow's decompression-bomb limit ``Image.MAX_IMAGE_PIXELS``).
+    Raises ImageReadError naming the file and the cause (missing, empty, not a regular file,
+    unreadable, not an image, truncated, over Pillow's decompression-bomb limit
+    ``Image.MAX_IMAGE_PIXELS``).
     """
+    try:
+        info = os.stat(path)  # before opening: opening a FIFO would block forever
+    except OSError as exc:
+        raise ImageReadError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ImageReadError(f"{path}: not an image file: not a regular file (a folder, FIFO, socket or device)")
+    if info.st_size == 0:
+        raise ImageReadError(f"{path}: not an image file: it is empty (0 bytes)")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
