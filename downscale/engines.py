@@ -1,0 +1,60 @@
+"""Where ``downscale convert`` runs its tasks: worker processes on this machine, or a Ray cluster.
+
+Both yield one ``(status, message)`` per task from ``convert.convert_one``, so skip-existing, atomic
+writes and error reporting are the same everywhere.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+
+from .convert import Options, Task, convert_one
+
+Result = tuple[str, str]
+
+
+def _init_worker(threads: int):
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def run_local(tasks: list[Task], opts: Options, jobs: int = 1) -> Iterator[Result]:
+    """Convert in this process (``jobs=1``) or in ``jobs`` worker processes sharing the cores."""
+    if jobs == 1 or len(tasks) < 2:
+        for task in tasks:
+            yield convert_one(task, opts)
+        return
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    context = multiprocessing.get_context("spawn")  # fork after torch's thread pools start can deadlock
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=(threads,)) as pool:
+        yield from pool.map(convert_one, tasks, [opts] * len(tasks), chunksize=4)
+
+
+def run_ray(tasks: list[Task], opts: Options, address: str | None = None) -> Iterator[Result]:
+    """Convert through Ray Data on the cluster at ``address`` (default ``$RAY_ADDRESS``, else a local
+    Ray started for this run). Every worker must see the input and output paths (a shared file system).
+
+    Raises ImportError with the install command if Ray is missing.
+    """
+    try:
+        import ray
+    except ImportError:
+        raise ImportError("--engine ray needs Ray: pip install 'downscale[ray]'") from None
+    if not ray.is_initialized():
+        ray.init(address=address or os.environ.get("RAY_ADDRESS"), include_dashboard=False,
+                 log_to_driver=False, configure_logging=False)
+    rows = [{"source": str(task.source), "dest": str(task.dest)} for task in tasks]
+    dataset = ray.data.from_items(rows, override_num_blocks=max(1, min(len(rows), 64)))
+
+    def convert_row(row: dict) -> dict:
+        from pathlib import Path
+
+        status, message = convert_one(Task(Path(row["source"]), Path(row["dest"])), opts)
+        return {"status": status, "message": message}
+
+    for row in dataset.map(convert_row).iter_rows():
+        yield row["status"], row["message"]
