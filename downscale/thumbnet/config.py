@@ -31,7 +31,8 @@ class TrainConfig:
     holdout: int = 500  # images of --data held out (seeded) for validation; 0 = none
     seed: int = 0
     workers: int = 1  # DataLoader worker processes
-    flip: bool = True  # random horizontal flips (the only augmentation, so the teacher cache is exact)
+    flip: bool = True  # random horizontal flips (the only augmentation, so the teacher cache is exact;
+    # with --no-flip only the unflipped images are cached, half the teacher cost)
     w_kd: float = 1.0  # loss weights
     w_cl: float = 1.0
     w_mm: float = 1.0
@@ -41,6 +42,7 @@ class TrainConfig:
     lr_downscaler: float = 2e-3
     weight_decay: float = 1e-4
     downscaler_width: int = 32  # channels of E's hidden layer
+    downscaler_arch: str = "paper"  # E's layout: paper (two 5x5 convs) | unshuffle (see model.Downscaler)
     cache: str | None = None  # folder for the teacher-logit cache (default: OUT/cache)
     log_every: int = 20  # steps between progress lines
     device: str | None = None  # default: cuda if available, else cpu

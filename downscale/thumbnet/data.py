@@ -61,11 +61,12 @@ def flip_where(images: torch.Tensor, flips: torch.Tensor) -> torch.Tensor:
 
 
 def cache_key(dataset: IndexedImageFolder, indices: list[int], teacher_weights: str, teacher: Classifier,
-              size: int) -> str:
-    """Hex digest of everything the cached logits depend on: files, sizes, teacher, normalisation."""
+              size: int, flips: bool) -> str:
+    """Hex digest of everything the cached logits depend on: files, teacher, normalisation, size, flips."""
     files = [(os.path.relpath(dataset.samples[i][0], dataset.root), os.path.getsize(dataset.samples[i][0]))
              for i in indices]
-    parts = {"files": files, "teacher": teacher.config(), "weights": sha256(teacher_weights), "size": size}
+    parts = {"files": files, "teacher": teacher.config(), "weights": sha256(teacher_weights), "size": size,
+             "flips": flips}
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
@@ -73,11 +74,12 @@ def cache_key(dataset: IndexedImageFolder, indices: list[int], teacher_weights: 
 def teacher_logits(
     teacher: Classifier, dataset: IndexedImageFolder, indices: list[int], cache_dir: str | os.PathLike,
     key: str, batch_size: int = 64, workers: int = 0, device: torch.device | str = "cpu", echo=print,
+    flips: bool = True,
 ) -> dict[int, torch.Tensor]:
-    """T's logits for each image and its horizontal flip: ``{dataset index: [2, K] float32}``.
+    """T's logits for each image and (``flips``) its horizontal flip: ``{dataset index: [2 or 1, K]}``.
 
     Computed once and stored as ``cache_dir/teacher-logits-<key[:16]>.pt``; reloaded when the key
-    (files, teacher weights, normalisation, size) matches. Index 0 of each entry is the unflipped image.
+    (see ``cache_key``) matches. Row 0 of each entry is the unflipped image, row 1 the flipped one.
     """
     path = Path(cache_dir) / f"teacher-logits-{key[:16]}.pt"
     if path.exists():
@@ -90,9 +92,9 @@ def teacher_logits(
     out_index, out_logits = [], []
     for step, (images, _, index) in enumerate(loader):
         images = images.to(device).contiguous(memory_format=torch.channels_last)
-        both = torch.cat([images, images.flip(-1)])
+        both = torch.cat([images, images.flip(-1)]) if flips else images
         logits = teacher(both).float().cpu()
-        out_logits.append(torch.stack([logits[: len(images)], logits[len(images):]], dim=1))
+        out_logits.append(logits.unflatten(0, (1 + flips, len(images))).transpose(0, 1))
         out_index.append(index)
         if step % 20 == 0:
             echo(f"teacher cache: {sum(map(len, out_index))}/{len(indices)} images")

@@ -65,23 +65,25 @@ def _eta(seconds: float) -> str:
 
 @torch.no_grad()
 def evaluate_holdout(net: ThumbNet, teacher, dataset, indices: list[int], targets: torch.Tensor,
-                     batch_size: int, device: torch.device) -> dict:
+                     batch_size: int, device: torch.device, full_logits: torch.Tensor | None = None) -> dict:
     """Top-1 over the dataset's classes (argmax among their logits) on ``indices``, each image once.
 
     Keys: ``n``; ``trained`` (the run's classifier on the run's thumbnails); ``teacher_full`` (T at
     full size); ``teacher_bicubic`` (T on antialiased-bicubic thumbnails); with a learned E also
-    ``teacher_on_E`` and ``psnr_E_vs_bicubic`` (dB, mean over images).
+    ``teacher_on_E`` and ``psnr_E_vs_bicubic`` (dB, mean over images). ``full_logits`` (T's cached
+    logits, ``[len(dataset), >=1, K]``, row 0 unflipped) saves the full-size teacher forward.
     """
     net.eval()
     loader = DataLoader(Subset(dataset, indices), batch_size=batch_size)
     correct: dict[str, int] = {}
     psnr_sum = 0.0
-    for images, labels, _ in loader:
+    for images, labels, index in loader:
         x = images.to(device).contiguous(memory_format=CL)
         size = output_size(x.shape[-2], x.shape[-1], net.ratio)
         plain = bicubic(x, size)
         thumb, logits, _ = net(x)
-        outputs = {"trained": logits, "teacher_full": teacher(x), "teacher_bicubic": teacher(plain)}
+        full = teacher(x) if full_logits is None else full_logits[index, 0]
+        outputs = {"trained": logits, "teacher_full": full, "teacher_bicubic": teacher(plain)}
         if net.downscaler is not None:
             outputs["teacher_on_E"] = teacher(thumb)
             mse = (thumb.clamp(0, 1) - plain.clamp(0, 1)).square().flatten(1).mean(1)
@@ -119,23 +121,28 @@ def train(cfg: TrainConfig, *, resume: bool = False, stop_after: int | None = No
     stages = cfg.stage_epochs
     teacher.to(device, memory_format=CL)
 
-    cached = None
-    if cfg.w_kd > 0 and "distill" in stages:
-        key = cache_key(dataset, train_idx, cfg.teacher_weights, teacher, cfg.image_size)
-        cache_dir = cfg.cache or out / "cache"
-        for turn in range(2):  # rank 0 computes the cache, then the others load it
+    cache_dir = cfg.cache or out / "cache"
+
+    def cached_logits(indices: list[int], flips: bool) -> torch.Tensor:
+        """T's logits ``[len(dataset), 1 + flips, K]`` (NaN outside ``indices``); rank 0 computes the cache."""
+        key = cache_key(dataset, indices, cfg.teacher_weights, teacher, cfg.image_size, flips)
+        for turn in range(2):
             if (rank == 0) == (turn == 0):
                 tic = time.time()
-                logits = teacher_logits(teacher, dataset, train_idx, cache_dir, key, batch_size=64,
-                                        workers=cfg.workers, device=device, echo=say)
-                say(f"teacher logits for {len(logits)} images x 2 flips ready ({time.time() - tic:.0f} s)")
+                logits = teacher_logits(teacher, dataset, indices, cache_dir, key, batch_size=64,
+                                        workers=cfg.workers, device=device, echo=say, flips=flips)
+                say(f"teacher logits for {len(logits)} images x {1 + flips} ready ({time.time() - tic:.0f} s)")
             _barrier(world)
-        cached = torch.full((len(dataset), 2, teacher.num_classes), float("nan"))
+        dense = torch.full((len(dataset), 1 + flips, teacher.num_classes), float("nan"))
         for i, v in logits.items():
-            cached[i] = v
+            dense[i] = v
+        return dense
+
+    cached = cached_logits(train_idx, cfg.flip) if cfg.w_kd > 0 and "distill" in stages else None
+    held_logits = cached_logits(held_idx, False) if held_idx else None
 
     torch.manual_seed(cfg.seed)  # after the cache, which may or may not have drawn random numbers
-    downscaler = Downscaler(cfg.ratio, cfg.downscaler_width) if cfg.downscaler == "learned" else None
+    downscaler = Downscaler(cfg.ratio, cfg.downscaler_width, cfg.downscaler_arch) if cfg.downscaler == "learned" else None
     classifier = teacher if cfg.freeze_classifier else build_student(cfg, teacher)
     fm = cfg.strategy == "fm"
     channels = fm_channels(teacher, cfg.fm_layer, 64) if fm else None
@@ -252,8 +259,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, stop_after: int | None = No
     record = {"config": dataclasses.asdict(cfg), "history": history, "finished": True}
     if rank == 0:
         say(f"evaluating on {len(held_idx)} held-out images")
-        record["holdout"] = evaluate_holdout(net, teacher, dataset, held_idx, targets, 64, device) \
-            if held_idx else {"n": 0}
+        record["holdout"] = (evaluate_holdout(net, teacher, dataset, held_idx, targets, 64, device, held_logits)
+                             if held_idx else {"n": 0})
         record.update(
             command=cfg.command_line(), wall_seconds=round(time.time() - started, 1), world_size=world,
             device=str(device), host=f"{platform.processor() or platform.machine()}, {os.cpu_count()} cpu",
@@ -329,9 +336,10 @@ def model_card(cfg: TrainConfig, record: dict) -> str:
         + (f" (FM at `{cfg.fm_layer}`, {cfg.fm_epochs} epoch(s))" if cfg.strategy == "fm" else "") + ".",
         f"- Loss weights: KD {cfg.w_kd} (tau {cfg.tau}), CL {cfg.w_cl}, MM {cfg.w_mm}"
         + (f", FM {cfg.w_fm}" if cfg.strategy == "fm" else "")
-        + ". KD targets: the teacher's logits on the full-size image (and its flip), cached once.",
+        + ". KD targets: the teacher's logits on the full-size image" + (" (and its flip)" if cfg.flip else "")
+        + ", computed once and cached.",
         f"- Student init: {'from the teacher' if cfg.student_init == 'teacher' else 'random'}; "
-        f"E: residual over antialiased bicubic, width {cfg.downscaler_width}"
+        f"E: residual over antialiased bicubic, arch `{cfg.downscaler_arch}`, width {cfg.downscaler_width}"
         + ("" if cfg.downscaler == "learned" else " (not used: bicubic baseline)") + ".",
         f"- AdamW (weight decay {cfg.weight_decay}), one-cycle schedule, peak lr {cfg.lr_student} (S) / "
         f"{cfg.lr_downscaler} (E); {len(stages)} epoch(s), batch {cfg.batch_size} x {record['world_size']} "

@@ -45,6 +45,8 @@ def test_teacher_cache_holds_logits_of_image_and_flip(tiny_data, tmp_path):
     # a second call loads the file instead of recomputing
     again = teacher_logits(None, dataset, [1, 5], tmp_path, "k" * 64)
     assert torch.equal(again[5], logits[5])
+    plain = teacher_logits(teacher, dataset, [5], tmp_path, "p" * 64, flips=False)
+    torch.testing.assert_close(plain[5], expected[:1], rtol=1e-4, atol=1e-4)
 
 
 def test_cli_smoke_exports_loadable_weights_and_card(tiny_data, tmp_path):
@@ -71,7 +73,7 @@ def test_cli_smoke_exports_loadable_weights_and_card(tiny_data, tmp_path):
     assert again.exit_code != 0 and "--resume" in again.output
 
 
-@pytest.mark.parametrize("strategy", ["distill", "fm"])
+@pytest.mark.parametrize("strategy", ["distill", pytest.param("fm", marks=pytest.mark.slow)])
 def test_resume_reproduces_the_uninterrupted_run(tiny_config, tmp_path, strategy):
     whole = tiny_config(out=str(tmp_path / "whole"), strategy=strategy, epochs=2 if strategy == "distill" else 1)
     train(whole, echo=lambda *a: None)
