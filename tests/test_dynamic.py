@@ -13,6 +13,15 @@ from downscale.model import Downscaler, bicubic
 from downscale.pretrained import save_weights
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """These small models run 10-20x faster on one thread when the CPU cores are shared and busy."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def base():
     torch.manual_seed(0)
@@ -124,3 +133,24 @@ def test_choose_ratios_returns_one_int_per_image():
     assert choose_ratios(torch.rand(3, 3, 80, 120), predictor) == [2, 2, 2]
     with pytest.raises(ValueError, match=r"\[N, 3, H, W\]"):
         choose_ratios(torch.rand(3, 80, 120), predictor)
+
+
+def test_compare_rows_are_exact():
+    from downscale.dynamic_eval import compare, markdown
+
+    T, F_ = True, False
+    correct = torch.tensor([[T, T, T], [T, T, F_], [T, F_, F_], [F_, F_, F_]])
+    costs = torch.tensor([100e6, 40e6, 10e6])
+    rows = compare(correct, costs, {"p": (torch.tensor([2, 1, 0, 0]), 1e6)}, seed=0, permutations=50)
+    by = {r["method"]: r for r in rows}
+    assert [by[f"fixed ratio {r}"]["correct"] for r in (1, 2, 4)] == [3, 2, 1]
+    dyn = by["dynamic p"]
+    assert (dyn["correct"], dyn["mean_flops"], dyn["share_r1"], dyn["share_r4"]) == (3, 63.5e6, 0.5, 0.25)
+    assert dyn["vs_fixed1"] == {"only_this": 0, "only_other": 0, "p_mcnemar": 1.0}
+    rand = by["random, shares of p (seed 0)"]
+    assert (rand["mean_flops"], rand["share_r2"]) == (62.5e6, 0.25)
+    oracle = by["oracle (cheapest ratio that is right)"]
+    assert (oracle["correct"], oracle["mean_flops"]) == (3, 40e6)
+    table = markdown(rows, 100e6)
+    assert "| dynamic p | 75.00% (30.1-95.4) | 64 | -36.5% | 50%/25%/25% |" in table
+    assert "| oracle (cheapest ratio that is right) | 75.00% (30.1-95.4) | 40 | -60.0% | 25%/25%/50% |" in table
