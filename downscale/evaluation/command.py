@@ -33,10 +33,17 @@ def _number(text: str) -> float:
 
 
 def _student(name_or_path: str) -> tuple[torch.nn.Module, dict]:
-    """The student classifier and its metadata (``ratio``, ``downscaler``) from the registry or its file."""
-    meta = list_pretrained(kind=None).get(name_or_path) or {
-        k: v for k, v in load_weights(name_or_path).items() if k not in ("config", "state_dict")
-    }
+    """The student classifier and its metadata: ``ratio`` and ``downscaler`` (the E it was trained with,
+    or ``bicubic_aa``). A registry entry names its E; a file from ``downscale train`` says ``learned``
+    (its E is the ``downscaler.pt`` beside it) or ``bicubic``."""
+    meta = list_pretrained(kind=None).get(name_or_path)
+    if meta is None:
+        meta = {k: v for k, v in load_weights(name_or_path).items() if k not in ("config", "state_dict")}
+        if meta.get("downscaler") == "bicubic":
+            meta["downscaler"] = REFERENCE
+        elif meta.get("downscaler") == "learned":
+            sibling = Path(name_or_path).with_name("downscaler.pt")
+            meta["downscaler"] = str(sibling) if sibling.is_file() else None
     return load_classifier(name_or_path), meta
 
 
@@ -120,9 +127,11 @@ def evaluate(data, classifier, classifier_weights, normalize, student, downscale
         class_map = class_indices(dataset.classes, model.num_classes)
     except (DownscaleError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
-    own = None
-    if meta:
-        own = (REFERENCE if meta.get("downscaler") == REFERENCE else "learned", meta.get("ratio"))
+    own = None  # (method, ratio) of the student's own thumbnails, marked in the report
+    if meta and meta.get("downscaler") == REFERENCE:
+        own = (REFERENCE, meta.get("ratio"))
+    elif meta and meta.get("downscaler") and info.get(meta.get("ratio"), {}).get("name") == str(meta["downscaler"]):
+        own = ("learned", meta.get("ratio"))
     indices = seeded_subset(len(dataset), limit, seed)
     torch.manual_seed(seed)
     plan = Plan(methods, ratios, models)

@@ -11,7 +11,6 @@ import numpy as np
 import torch
 import torchvision
 from torch.utils.data import DataLoader, Subset
-from torchvision.io import ImageReadMode, decode_image
 from torchvision.transforms import v2
 
 from ..model import Downscaler, output_size
@@ -21,10 +20,6 @@ from .quality import thumbnail_quality
 from .stats import discordant, mcnemar_exact, wilson_interval
 
 VIEWS = ("all", "dataset")  # top-1 over every classifier output, or only over the dataset's classes
-
-
-def _read_rgb(path: str) -> torch.Tensor:
-    return decode_image(path, mode=ImageReadMode.RGB)
 
 
 class _Fit:
@@ -39,7 +34,8 @@ class _Fit:
 
 def image_folder(root: str | Path, image_size: int = 224) -> torchvision.datasets.ImageFolder:
     """An ImageFolder of uint8 ``[3, S, S]`` RGB tensors (short side resized to S, centre crop)."""
-    return torchvision.datasets.ImageFolder(str(root), loader=_read_rgb, transform=_Fit(image_size))
+    fit = v2.Compose([v2.PILToTensor(), _Fit(image_size)])  # ImageFolder's loader gives PIL RGB
+    return torchvision.datasets.ImageFolder(str(root), transform=fit)
 
 
 def seeded_subset(n: int, limit: int | None, seed: int) -> list[int]:
@@ -126,7 +122,7 @@ def run(
         "logit_pred": {k: cat(v) for k, v in logit_pred.items()},
         "dataset_pred": {k: cat(v) for k, v in dataset_pred.items()},
         "quality": {k: {m: np.concatenate([q[m] for q in v]) for m in v[0]} for k, v in quality.items() if v},
-        "examples": {"images": torch.cat(examples["images"]),
+        "examples": {"images": torch.cat(examples["images"]) if examples["images"] else None,
                      "thumbs": {k: torch.cat(v) for k, v in examples["thumbs"].items() if v}},
         "flops": {}, "latency": {},
     }

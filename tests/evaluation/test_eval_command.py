@@ -1,0 +1,130 @@
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image
+from skimage import data as skdata
+
+from downscale.classifiers import Classifier
+from downscale.cli import main
+from downscale.model import Downscaler
+from downscale.pretrained import save_weights
+
+SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
+VAL = SHARED / "data" / "imagenette-224" / "val"
+TEACHER = SHARED / "models" / "mobilenet_v2_imagenet" / "mobilenet_v2_1001.pt"
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    """6 photos at 64x64 in two ImageNet-wnid class folders; one named like an ImageNet val image."""
+    root = tmp_path_factory.mktemp("images")
+    photos = [skdata.astronaut(), skdata.chelsea(), skdata.coffee(), skdata.rocket(), skdata.coffee()[::-1],
+              skdata.chelsea()[:, ::-1]]
+    for i, photo in enumerate(photos):
+        d = root / ("n01440764" if i < 3 else "n02102040")
+        d.mkdir(exist_ok=True)
+        name = "ILSVRC2012_val_00000001.png" if i == 0 else f"img{i}.png"
+        Image.fromarray(photo).resize((64, 64), Image.Resampling.BICUBIC).save(d / name)
+    return root
+
+
+def invoke(*args):
+    result = CliRunner().invoke(main, ["eval", *map(str, args)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def check_rows_match_per_image(res):
+    """Every summary row must be recomputable from the per-image predictions in the same file."""
+    labels = np.array([im["label"] for im in res["images"]])
+    for row in res["rows"]:
+        if row["group"] != "all images":
+            continue
+        per = res["per_image"][f"{row['method']}@{row['ratio']:g}"]
+        ok = np.array(per["dataset_pred"]) == labels if row["view"] == "dataset" else None
+        if ok is not None:
+            assert row["correct"] == ok.sum()
+            if "vs_bicubic" in row:
+                ref = np.array(res["per_image"][f"bicubic_aa@{row['ratio']:g}"]["dataset_pred"]) == labels
+                assert row["vs_bicubic"]["method_only"] == int((ok & ~ref).sum())
+                assert row["vs_bicubic"]["bicubic_only"] == int((~ok & ref).sum())
+
+
+def test_eval_all_methods_on_a_tiny_folder(folder, tmp_path):
+    torch.manual_seed(0)
+    out = tmp_path / "out"
+    result = invoke("--data", folder, "--classifier", "mobilenet_v2", "--image-size", 64, "--ratio", "1,2,4",
+                    "--batch-size", 4, "--latency-repeats", 1, "--grid-images", 2, "--out", out)
+    assert "## all images (n=6)" in result.output
+    res = json.loads((out / "results.json").read_text())
+    assert res["config"]["n_images"] == 6 and len(res["images"]) == 6
+    keys = {f"{m}@{r}" for r in (2, 4) for m in ("learned", "bicubic_aa", "bilinear_aa", "area", "lanczos", "pil_bicubic")}
+    assert set(res["per_image"]) == keys | {"full@1"}
+    groups = {row["group"] for row in res["rows"]}
+    assert groups == {"all images", "files matching /ILSVRC2012_val_/"}
+    assert {row["n"] for row in res["rows"] if row["group"] != "all images"} == {1}
+    check_rows_match_per_image(res)
+    by = {(r["method"], r["ratio"]): r for r in res["rows"] if r["group"] == "all images" and r["view"] == "all"}
+    assert by[("full", 1)]["size"] == [64, 64] and by[("area", 4)]["size"] == [16, 16]
+    # Pillow's bicubic and torch's antialiased bicubic are nearly the same filter; bilinear is not.
+    assert by[("pil_bicubic", 2)]["quality_vs_bicubic"]["psnr"] > 40
+    assert by[("bilinear_aa", 2)]["quality_vs_bicubic"]["psnr"] < by[("pil_bicubic", 2)]["quality_vs_bicubic"]["psnr"]
+    assert by[("learned", 2)]["flops"]["downscaler"] > 0 and by[("area", 2)]["flops"]["downscaler"] == 0
+    assert by[("full", 1)]["flops"]["classifier"] > 3 * by[("area", 2)]["flops"]["classifier"]
+    assert by[("lanczos", 4)]["latency"]["batch"] == 4
+    md = (out / "results.md").read_text()
+    assert md.count("| 4 | 16x16 | lanczos |") == 4  # 2 groups x 2 views
+    grid = Image.open(out / "grid.png")
+    assert grid.width == 5 * (64 + 4) + 4 and grid.height > 2 * 64  # original + (bicubic, learned) x 2 ratios
+
+
+def test_student_is_fed_its_own_downscaler(folder, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    e = Downscaler(2)
+    torch.nn.init.normal_(e.correction.weight, std=0.01)  # a "trained" E that differs from bicubic
+    save_weights(e, run / "downscaler.pt", ratio=2)
+    save_weights(Classifier("mobilenet_v2", 10), run / "student.pt", ratio=2, downscaler="learned")
+    out = tmp_path / "out"
+    result = invoke("--data", folder, "--student", run / "student.pt", "--ratio", 2, "--methods", "learned",
+                    "--classes", "dataset", "--image-size", 64, "--latency-repeats", 0, "--grid-images", 0, "--out", out)
+    assert "| learned ★ |" in result.output
+    res = json.loads((out / "results.json").read_text())
+    assert res["config"]["downscalers"]["2"]["name"] == str(run / "downscaler.pt")
+    assert res["config"]["own_method"] == "learned@2"
+    assert set(res["per_image"]) == {"learned@2", "bicubic_aa@2"}  # the reference is always added
+    learned = next(r for r in res["rows"] if r["method"] == "learned")
+    assert learned["own"] and learned["quality_vs_bicubic"]["psnr"] < 60 and not (out / "grid.png").exists()
+
+
+def test_eval_rejects_bad_arguments(folder, tmp_path):
+    def fails(*args):
+        return CliRunner().invoke(main, ["eval", "--data", str(folder), "--out", str(tmp_path), *args])
+
+    assert "exactly one of" in fails().output
+    assert "exactly one of" in fails("--classifier", "resnet18", "--student", "x").output
+    assert "unknown method" in fails("--classifier", "resnet18", "--methods", "nearest").output
+    assert "choose from" in fails("--classifier", "resnet18", "--classes", "some").output
+    assert "ratios must be >= 1" in fails("--classifier", "resnet18", "--ratio", "0.5").output
+    assert "only, not 3" in fails("--classifier", "resnet18", "--ratio", "3").output
+
+
+@pytest.mark.skipif(not (VAL.is_dir() and TEACHER.is_file()),
+                    reason="needs ../shared/data/imagenette-224/val and the MobileNetV2 teacher")
+def test_eval_smoke_on_20_imagenette_images(tmp_path):
+    out = tmp_path / "out"
+    invoke("--data", VAL, "--classifier", "mobilenet_v2", "--classifier-weights", TEACHER, "--normalize", "minus1to1",
+           "--ratio", "1,4", "--methods", "learned,bicubic_aa", "--limit", 20, "--seed", 0, "--batch-size", 10,
+           "--latency-repeats", 1, "--grid-images", 3, "--out", out)
+    res = json.loads((out / "results.json").read_text())
+    assert res["config"]["n_images"] == 20 and res["config"]["num_outputs"] == 1001
+    check_rows_match_per_image(res)
+    by = {(r["method"], r["ratio"], r["view"]): r for r in res["rows"] if r["group"] == "all images"}
+    # the teacher is ~98% right over the 10 classes at full size: the class mapping must be right
+    assert by[("full", 1, "dataset")]["top1"] >= 0.8
+    assert by[("full", 1, "all")]["top1"] <= by[("full", 1, "dataset")]["top1"]
+    assert by[("bicubic_aa", 4, "dataset")]["top1"] < by[("full", 1, "dataset")]["top1"] + 1e-9
