@@ -10,21 +10,24 @@ import hashlib
 import io
 import os
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import pytest
+import torch
 from click.testing import CliRunner
 from PIL import Image
 
+from downscale import pretrained, resize
 from downscale.cli import main
 
 RNG_SEED = 0
 
 
-def _noise(height: int, width: int) -> Image.Image:
+def noise(height: int, width: int) -> Image.Image:
     return Image.fromarray(np.random.default_rng(RNG_SEED).integers(0, 256, (height, width, 3), np.uint8))
 
 
@@ -35,14 +38,14 @@ def _encoded(img: Image.Image, fmt: str) -> bytes:
 
 
 def _corrupt_png(path: Path) -> None:
-    data = bytearray(_encoded(_noise(24, 32), "PNG"))
+    data = bytearray(_encoded(noise(24, 32), "PNG"))
     start = data.find(b"IDAT") + 10
     data[start : start + 40] = bytes(40)  # zeroes inside the compressed pixel stream
     path.write_bytes(bytes(data))
 
 
 def _palette_with_transparency(path: Path) -> None:
-    img = _noise(12, 20).convert("P")
+    img = noise(12, 20).convert("P")
     img.save(path, transparency=int(np.asarray(img)[0, 0]))  # the top-left colour is see-through
 
 
@@ -66,22 +69,22 @@ class Case:
 
 CASES = [
     Case("empty.jpg", lambda p: p.write_bytes(b""), error="not an image file: it is empty"),
-    Case("truncated.jpg", lambda p: p.write_bytes(_encoded(_noise(64, 64), "JPEG")[:800]),
+    Case("truncated.jpg", lambda p: p.write_bytes(_encoded(noise(64, 64), "JPEG")[:800]),
          error="cannot read: (?i:.*truncated)"),
     Case("corrupt.png", _corrupt_png, error="cannot read: broken data stream"),
     Case("text.jpg", lambda p: p.write_text("not a picture, just text\n"), error="not an image file Pillow can decode"),
     Case("tiny.png", lambda p: Image.new("RGB", (1, 1)).save(p), error="a 1x1 image is too small for ratio 2"),
     Case("gray16.png", lambda p: Image.fromarray(np.full((12, 20), 40000, np.uint16)).save(p),
          size=(10, 6), mode="I;16"),
-    Case("bilevel.png", lambda p: _noise(12, 20).convert("1").save(p), size=(10, 6), mode="L", learned_mode="1"),
+    Case("bilevel.png", lambda p: noise(12, 20).convert("1").save(p), size=(10, 6), mode="L", learned_mode="1"),
     Case("palette-transparent.png", _palette_with_transparency, size=(10, 6), mode="RGBA"),
-    Case("gray-alpha.png", lambda p: _noise(12, 20).convert("LA").save(p), size=(10, 6), mode="LA"),
-    Case("rgba.png", lambda p: _noise(12, 20).convert("RGBA").save(p), size=(10, 6), mode="RGBA"),
-    Case("cmyk.jpg", lambda p: _noise(12, 20).convert("CMYK").save(p), size=(10, 6), mode="CMYK"),
-    Case("gray.jpg", lambda p: _noise(12, 20).convert("L").save(p), size=(10, 6), mode="L"),
-    Case("strip.png", lambda p: _noise(3, 10000).save(p), size=(5000, 1), mode="RGB"),
+    Case("gray-alpha.png", lambda p: noise(12, 20).convert("LA").save(p), size=(10, 6), mode="LA"),
+    Case("rgba.png", lambda p: noise(12, 20).convert("RGBA").save(p), size=(10, 6), mode="RGBA"),
+    Case("cmyk.jpg", lambda p: noise(12, 20).convert("CMYK").save(p), size=(10, 6), mode="CMYK"),
+    Case("gray.jpg", lambda p: noise(12, 20).convert("L").save(p), size=(10, 6), mode="L"),
+    Case("strip.png", lambda p: noise(3, 10000).save(p), size=(5000, 1), mode="RGB"),
     Case("exif6.jpg", _exif_orientation_6, size=(6, 10), mode="RGB"),
-    Case("ünï cödé 写真.png", lambda p: _noise(12, 20).save(p), size=(10, 6), mode="RGB"),
+    Case("ünï cödé 写真.png", lambda p: noise(12, 20).save(p), size=(10, 6), mode="RGB"),
 ]
 BAD = [c for c in CASES if c.error]
 GOOD = [c for c in CASES if not c.error]
@@ -133,5 +136,40 @@ def messy(tmp_path) -> Path:
     for case in CASES:
         case.make(root / case.name)
     (root / "folder.png").mkdir()
-    _noise(8, 8).save(root / "folder.png" / "inner.png")
+    noise(8, 8).save(root / "folder.png" / "inner.png")
     return root
+
+
+@pytest.fixture()
+def tampered_weights(tmp_path, monkeypatch):
+    """``(name, file)``: the registry's default ratio-2 downscaler with one bit flipped in its file."""
+    copy = tmp_path / "weights"
+    shutil.copytree(pretrained.weights_dir(), copy)
+    name = pretrained.default_weights(2)
+    path = copy / pretrained.list_pretrained()[name]["file"]
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 1
+    path.write_bytes(bytes(data))
+    monkeypatch.setattr(pretrained, "weights_dir", lambda: copy)
+    # Loaded weights are cached by name per process: start and end with empty caches.
+    resize._cached_downscaler.cache_clear()
+    yield name, path
+    resize._cached_downscaler.cache_clear()
+
+
+class _Payload:
+    """Unpickling this creates a folder: the proof that code ran."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.mkdir, (str(self.marker),))
+
+
+@pytest.fixture()
+def evil_weights(tmp_path):
+    """``(file, marker)``: a torch.save file shaped like weights whose state_dict runs code when unpickled."""
+    evil, marker = tmp_path / "evil.pt", tmp_path / "code-ran"
+    torch.save({"config": {"ratio": 2, "width": 4}, "state_dict": _Payload(marker)}, evil)
+    return evil, marker

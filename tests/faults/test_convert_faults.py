@@ -2,32 +2,17 @@
 
 from __future__ import annotations
 
-import shutil
-
-import numpy as np
 import pytest
-import torch
 from PIL import Image
 
-from .conftest import BAD, CASES, GOOD, _noise, assert_error_line, assert_no_leftovers, error_lines, run_cli, snapshot
-from downscale import pretrained, resize
-
-
-@pytest.fixture()
-def clean_weight_caches():
-    """Weights are cached by name per process; a test that swaps files must not see (or leave) cached ones."""
-    resize._cached_downscaler.cache_clear()
-    pretrained._registry.cache_clear()
-    yield
-    resize._cached_downscaler.cache_clear()
-    pretrained._registry.cache_clear()
+from .conftest import BAD, CASES, GOOD, assert_error_line, assert_no_leftovers, error_lines, noise, run_cli, snapshot
 
 
 def _with_good_file(tmp_path, case):
     root = tmp_path / "in"
     root.mkdir()
     case.make(root / case.name)
-    _noise(8, 12).save(root / "good.png")
+    noise(8, 12).save(root / "good.png")
     return root
 
 
@@ -87,8 +72,8 @@ def test_a_folder_named_like_an_image_is_a_folder(messy, tmp_path):
 def test_an_image_smaller_than_the_ratio(tmp_path):
     root = tmp_path / "in"
     root.mkdir()
-    _noise(3, 7).save(root / "small.png")
-    _noise(8, 8).save(root / "ok.png")
+    noise(3, 7).save(root / "small.png")
+    noise(8, 8).save(root / "ok.png")
     result = run_cli("convert", root, "-o", tmp_path / "out", "--ratio", 4, "--method", "bicubic")
     assert result.exit_code == 1
     assert_error_line(result.output, root / "small.png", "a 3x7 image is too small for ratio 4: each side needs at least 4")
@@ -135,8 +120,8 @@ def test_output_path_occupied_by_a_folder_is_an_error_not_a_skip(tmp_path):
 def test_output_folder_inside_the_input_tree_is_never_reprocessed(tmp_path):
     root = tmp_path / "in"
     (root / "sub").mkdir(parents=True)
-    _noise(16, 16).save(root / "a.png")
-    _noise(16, 16).save(root / "sub" / "b.png")
+    noise(16, 16).save(root / "a.png")
+    noise(16, 16).save(root / "sub" / "b.png")
     before, out = snapshot(root), root / "thumbs"
     first = run_cli("convert", root, "-o", out, "-r", "--method", "bicubic")
     assert first.exit_code == 0 and "2 converted, 0 skipped" in first.output
@@ -149,7 +134,7 @@ def test_output_folder_inside_the_input_tree_is_never_reprocessed(tmp_path):
 def test_the_same_input_given_twice_is_converted_once(tmp_path):
     root = tmp_path / "in"
     root.mkdir()
-    _noise(16, 16).save(root / "a.png")
+    noise(16, 16).save(root / "a.png")
     result = run_cli("convert", root / "a.png", root / "a.png", root / "." / "a.png", root, "-o", tmp_path / "out",
                      "--method", "bicubic")
     assert result.exit_code == 0 and "1 converted, 0 skipped (already there), 0 failed" in result.output
@@ -159,7 +144,7 @@ def test_the_same_input_given_twice_is_converted_once(tmp_path):
 def test_two_inputs_with_one_output_name_convert_the_first_and_report_the_second(tmp_path):
     for folder in ("x", "y"):
         (tmp_path / folder).mkdir()
-        _noise(16, 16).save(tmp_path / folder / "a.png")
+        noise(16, 16).save(tmp_path / folder / "a.png")
     result = run_cli("convert", tmp_path / "x" / "a.png", tmp_path / "y" / "a.png", "-o", tmp_path / "out",
                      "--method", "bicubic")
     assert result.exit_code == 1
@@ -170,7 +155,7 @@ def test_two_inputs_with_one_output_name_convert_the_first_and_report_the_second
 def test_symlink_loops_with_recursive(tmp_path):
     root = tmp_path / "in"
     (root / "sub").mkdir(parents=True)
-    _noise(16, 16).save(root / "sub" / "a.png")
+    noise(16, 16).save(root / "sub" / "a.png")
     (root / "sub" / "up").symlink_to("..")  # a folder loop: in/sub/up/sub/up/...
     (root / "loop.png").symlink_to("loop.png")  # a file link to itself
     (root / "ping").symlink_to("pong")
@@ -184,20 +169,8 @@ def test_symlink_loops_with_recursive(tmp_path):
     assert snapshot(root) == before
 
 
-def _tampered_registry(tmp_path, monkeypatch):
-    copy = tmp_path / "weights"
-    shutil.copytree(pretrained.weights_dir(), copy)
-    name = pretrained.default_weights(2)
-    path = copy / pretrained.list_pretrained()[name]["file"]
-    data = bytearray(path.read_bytes())
-    data[len(data) // 2] ^= 1  # one flipped bit
-    path.write_bytes(bytes(data))
-    monkeypatch.setattr(pretrained, "weights_dir", lambda: copy)
-    return name, path
-
-
-def test_weights_whose_sha256_does_not_match_are_refused_once(messy, tmp_path, monkeypatch, clean_weight_caches):
-    name, path = _tampered_registry(tmp_path, monkeypatch)
+def test_weights_whose_sha256_does_not_match_are_refused_once(messy, tmp_path, tampered_weights):
+    name, path = tampered_weights
     before, out = snapshot(messy), tmp_path / "out"
     for weights in ([], ["--weights", name]):  # the default for ratio 2, and by name
         result = run_cli("convert", messy, "-o", out, *weights)
@@ -207,21 +180,8 @@ def test_weights_whose_sha256_does_not_match_are_refused_once(messy, tmp_path, m
     assert snapshot(messy) == before
 
 
-class _Payload:
-    """Unpickling this would create a folder: proof that code ran."""
-
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        import os
-
-        return (os.mkdir, (str(self.marker),))
-
-
-def test_weights_file_that_is_an_arbitrary_pickle_is_refused(messy, tmp_path, clean_weight_caches):
-    evil, marker = tmp_path / "evil.pt", tmp_path / "code-ran"
-    torch.save({"config": {"ratio": 2, "width": 4}, "state_dict": _Payload(marker)}, evil)
+def test_weights_file_that_is_an_arbitrary_pickle_is_refused(messy, tmp_path, evil_weights):
+    evil, marker = evil_weights
     before = snapshot(messy)
     result = run_cli("convert", messy, "-o", tmp_path / "out", "--weights", evil)
     assert result.exit_code == 1
