@@ -45,6 +45,7 @@ class DynamicConfig:
     downscalers: tuple[str, str] | None = None  # E for ratio 2 and 4 (registry names or files); default: registry defaults
     student: str | None = None  # skip stage 1 and use this MultiResolutionClassifier file
     epochs: int = 1  # stage-1 epochs
+    max_steps: int | None = None  # stop stage 1 after this many steps (the one-cycle schedule spans them)
     batch_size: int = 32
     limit: int | None = None  # stage 1 uses the first N training images; stage 2 the rest
     stage2_limit: int | None = None  # stage 2 uses at most N images
@@ -109,14 +110,14 @@ def train_stage1(cfg: DynamicConfig, dataset, indices, teacher, targets, device,
                         num_workers=cfg.workers, generator=torch.Generator().manual_seed(cfg.seed))
     if len(loader) == 0:
         raise ValueError(f"{len(indices)} stage-1 images make no batch of {cfg.batch_size}: lower --batch-size")
-    total = len(loader) * cfg.epochs
+    total = min(len(loader) * cfg.epochs, cfg.max_steps or math.inf)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=total)
     tic, done, history = time.time(), 0, []
-    for epoch in range(cfg.epochs):
+    for epoch in range(math.ceil(total / len(loader))):
         model.train()
         flips = epoch_flips(len(dataset), cfg.seed, epoch, cfg.flip)
-        sums = {r: 0.0 for r in model.ratios}
-        for step, (images, labels, index) in enumerate(loader):
+        sums, steps = {r: 0.0 for r in model.ratios}, 0
+        for images, labels, index in loader:
             flipped = flips[index]
             x = flip_where(images, flipped).to(device).contiguous(memory_format=CL)
             soft = cached[index, flipped.long()].to(device)
@@ -129,14 +130,15 @@ def train_stage1(cfg: DynamicConfig, dataset, indices, teacher, targets, device,
                 sums[r] += loss.item()
             optimizer.step()
             scheduler.step()
-            done += 1
+            done, steps = done + 1, steps + 1
             if done % cfg.log_every == 0 or done == total:
                 speed = done * cfg.batch_size / (time.time() - tic)
                 eta = (time.time() - tic) / done * (total - done)
-                echo(f"stage 1 epoch {epoch + 1}/{cfg.epochs} step {step + 1}/{len(loader)} | {speed:.1f} img/s | "
-                     + " ".join(f"loss@{r} {sums[r] / (step + 1):.3f}" for r in model.ratios)
-                     + f" | eta {eta / 60:.1f} min")
-        history.append({"epoch": epoch + 1, **{f"loss_r{r}": sums[r] / len(loader) for r in model.ratios}})
+                echo(f"stage 1 step {done}/{total} (epoch {epoch + 1}) | {speed:.1f} img/s | "
+                     + " ".join(f"loss@{r} {sums[r] / steps:.3f}" for r in model.ratios) + f" | eta {eta / 60:.1f} min")
+            if done == total:
+                break
+        history.append({"epoch": epoch + 1, "steps": steps, **{f"loss_r{r}": sums[r] / steps for r in model.ratios}})
     return model.eval(), {"history": history, "seconds": round(time.time() - tic, 1), "steps": total}
 
 
@@ -312,6 +314,7 @@ def _floats(ctx, param, value):
 @click.option("--student", default=None, type=click.Path(exists=True, dir_okay=False),
               help="skip stage 1: a multi-resolution classifier file from an earlier run.")
 @click.option("--epochs", default=1, show_default=True, type=click.IntRange(1), help="stage-1 epochs.")
+@click.option("--max-steps", default=None, type=click.IntRange(1), help="stop stage 1 after N steps.")
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(1))
 @click.option("--limit", default=None, type=click.IntRange(1), help="stage 1 uses N images; stage 2 the rest.")
 @click.option("--stage2-limit", default=None, type=click.IntRange(1), help="stage 2 uses at most N images.")

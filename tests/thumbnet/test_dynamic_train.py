@@ -61,11 +61,13 @@ def test_predictor_learns_to_route_hard_images_up_within_the_budget():
 def test_both_stages_end_to_end(tiny_data, tmp_path):
     cfg = config(data=str(tiny_data / "data"), teacher_weights=str(tiny_data / "teacher.pt"), out=str(tmp_path / "run"),
                  image_size=64, batch_size=4, limit=8, holdout=4, workers=0, predictor_epochs=2, targets=(0.6,),
+                 epochs=2, max_steps=3,
                  cache=str(tmp_path / "cache"), log_every=1)
     lines = []
     record = train_dynamic(cfg, echo=lines.append)
     out = tmp_path / "run"
     assert (record["stage1_images"], record["stage2_images"], record["holdout_images"]) == (8, 12, 4)
+    assert [e["steps"] for e in record["stage1"]["history"]] == [2, 1]  # max_steps cuts epoch 2
     assert json.loads((out / "run.json").read_text())["student_sha256"] == record["student_sha256"]
     student = load_multires(out / "student.pt")
     bn = student.classifier.net.features[0][1].bns
