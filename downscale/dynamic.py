@@ -26,7 +26,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from .classifiers import Classifier
 from .errors import WeightsError
 from .model import Downscaler, bicubic
-from .pretrained import load_weights, resolve
+from .pretrained import list_pretrained, load_weights, resolve
 
 RATIOS = (1, 2, 4)
 
@@ -239,8 +239,12 @@ def load_predictor(name_or_path: str | os.PathLike, device: str | torch.device |
 
 
 def student_of(predictor: str | os.PathLike) -> str:
-    """The classifier a predictor was trained for: its ``student`` metadata, a registry name or a
-    file name resolved beside the predictor file. Raises WeightsError if the metadata is missing."""
+    """The classifier a predictor was trained for: the registry entry's ``student``, else the file's
+    ``student`` metadata (a registry name, or a file name resolved beside the predictor file).
+    Raises WeightsError if neither names one."""
+    entry = list_pretrained(kind=None).get(predictor) if isinstance(predictor, str) else None
+    if entry and entry.get("student"):
+        return entry["student"]
     payload = load_weights(predictor)
     student = payload.get("student")
     if not student:
