@@ -139,3 +139,20 @@ def test_two_process_ddp_on_cpu(tiny_data, tmp_path):
     assert record["history"][0]["images_per_s"] > 0
     assert "step 2/2" in result.stdout  # 16 images / (4 per step x 2 processes)
     load_downscaler(out / "downscaler.pt")
+
+
+def test_holdout_accuracy_from_cached_teacher_logits_matches_a_forward(tiny_data):
+    from downscale.thumbnet.nets import ThumbNet
+    from downscale.thumbnet.train import evaluate_holdout
+
+    teacher = build_classifier("mobilenet_v2", tiny_data / "teacher.pt", normalize="minus1to1").eval()
+    dataset = IndexedImageFolder(tiny_data / "data", 64)
+    net = ThumbNet(None, teacher, 4)
+    targets = torch.tensor([1, 2])
+    indices = [0, 3, 13, 20]
+    cached = torch.full((len(dataset), 1, 1001), float("nan"))
+    for i, logits in teacher_logits(teacher, dataset, indices, tiny_data / "c", "e" * 64, flips=False).items():
+        cached[i] = logits
+    fresh = evaluate_holdout(net, teacher, dataset, indices, targets, 2, torch.device("cpu"))
+    assert evaluate_holdout(net, teacher, dataset, indices, targets, 2, torch.device("cpu"), cached) == fresh
+    assert fresh["n"] == 4 and fresh["top1_trained"] == fresh["top1_teacher_bicubic"]
