@@ -84,7 +84,7 @@ def plan(files: list[tuple[Path, Path]], outdir: Path, fmt: str, shard: tuple[in
     tasks, errors, claimed = [], [], {}
     inputs = {_real(source) for source, _ in files}
     for source, rel in files:
-        if zlib.crc32(rel.as_posix().encode()) % n != k:
+        if zlib.crc32(os.fsencode(rel.as_posix())) % n != k:  # fsencode: names need not be UTF-8
             continue
         dest = outdir / (rel if fmt == "keep" else rel.with_suffix(FORMAT_SUFFIX[fmt]))
         key = _real(dest)

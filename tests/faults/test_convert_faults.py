@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from PIL import Image
 
@@ -188,3 +190,23 @@ def test_weights_file_that_is_an_arbitrary_pickle_is_refused(messy, tmp_path, ev
     assert f"{evil}: not a loadable weights file (UnpicklingError" in result.output
     assert not marker.exists() and not (tmp_path / "out").exists()
     assert snapshot(messy) == before
+
+
+def test_file_names_that_are_not_utf8(tmp_path):
+    root = tmp_path / "in"
+    root.mkdir()
+    good, bad = (os.fsdecode(b"caf\xe9.png"), os.fsdecode(b"caf\xe9 menu.jpg"))  # Latin-1 bytes, as old archives have
+    try:
+        noise(8, 8).save(root / good)
+    except (OSError, UnicodeError) as exc:
+        pytest.skip(f"this filesystem refuses non-UTF-8 names ({exc})")
+    (root / bad).write_bytes(b"not a jpeg")
+    before = snapshot(root)
+    for shard in ("0/1", "1/2"):  # the shard hash must take such names too
+        run_cli("convert", root, "-o", tmp_path / "out", "--method", "bicubic", "--shard", shard)
+    result = run_cli("convert", root, "-o", tmp_path / "out", "--method", "bicubic")
+    assert result.exit_code == 1
+    assert "error: " in result.output and "menu.jpg: not an image file Pillow can decode" in result.output
+    assert "0 converted, 1 skipped (already there), 1 failed" in result.output
+    assert os.listdir(os.fsencode(tmp_path / "out")) == [b"caf\xe9.png"]
+    assert snapshot(root) == before
