@@ -164,8 +164,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, stop_after: int | None = No
     sampler = DistributedSampler(subset, num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed,
                                  drop_last=True)
     loader = DataLoader(subset, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.workers,
-                        drop_last=True, pin_memory=device.type == "cuda",
-                        persistent_workers=cfg.workers > 0)
+                        drop_last=True, pin_memory=device.type == "cuda")
+    # (no persistent workers: each epoch's iterator then draws its seed from the RNG the checkpoint restores)
     steps_per_epoch = len(loader)
     if steps_per_epoch == 0:
         raise ValueError(f"{len(train_idx)} training images make no full batch of {cfg.batch_size} "
