@@ -21,7 +21,7 @@ _SAVE_MODES = {
     "WEBP": {"RGB", "RGBA"},
     "PNG": {"1", "L", "LA", "I", "I;16", "P", "RGB", "RGBA"},
     "BMP": {"1", "L", "P", "RGB"},
-    "GIF": {"L", "P"},
+    "GIF": {"L", "P", "RGB", "RGBA"},  # Pillow quantises RGB(A) to an adaptive palette, keeping transparency
 }
 
 

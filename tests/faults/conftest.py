@@ -57,6 +57,13 @@ def _exif_orientation_6(path: Path) -> None:
     img.save(path, exif=exif, quality=95)
 
 
+def _transparent_gif(path: Path) -> None:
+    rgba = np.zeros((12, 20, 4), np.uint8)
+    rgba[..., 0], rgba[..., 3] = 200, 255
+    rgba[:, :10, 3] = 0  # left half see-through, right half red
+    Image.fromarray(rgba).save(path)
+
+
 @dataclass(frozen=True)
 class Case:
     name: str  # file name in the messy folder
@@ -81,6 +88,7 @@ CASES = [
     Case("gray-alpha.png", lambda p: noise(12, 20).convert("LA").save(p), size=(10, 6), mode="LA"),
     Case("rgba.png", lambda p: noise(12, 20).convert("RGBA").save(p), size=(10, 6), mode="RGBA"),
     Case("cmyk.jpg", lambda p: noise(12, 20).convert("CMYK").save(p), size=(10, 6), mode="CMYK"),
+    Case("transparent.gif", _transparent_gif, size=(10, 6), mode="P"),
     Case("gray.jpg", lambda p: noise(12, 20).convert("L").save(p), size=(10, 6), mode="L"),
     Case("strip.png", lambda p: noise(3, 10000).save(p), size=(5000, 1), mode="RGB"),
     Case("exif6.jpg", _exif_orientation_6, size=(6, 10), mode="RGB"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -61,6 +62,15 @@ def test_exif_orientation_6_comes_out_upright_without_the_tag(messy, tmp_path):
         assert thumb.getexif().get(0x0112, 1) == 1  # no orientation left to apply twice
         top, bottom = thumb.getpixel((3, 1)), thumb.getpixel((3, 8))
     assert top[2] > 200 > top[0] and bottom[0] > 200 > bottom[2]  # the stored left (blue) half is on top
+
+
+@pytest.mark.parametrize("method", ["bicubic", "learned"])
+def test_gif_keeps_its_colours_and_transparency(messy, tmp_path, method):
+    run_cli("convert", messy / "transparent.gif", "-o", tmp_path, "--method", method)
+    with Image.open(tmp_path / "transparent.gif") as thumb:
+        rgba = np.asarray(thumb.convert("RGBA"))
+    assert (rgba[:, :4, 3] == 0).all()  # the see-through half stays see-through
+    assert (rgba[:, 6:, 3] == 255).all() and (rgba[:, 6:, :3] == (200, 0, 0)).all()  # and red stays red, not grey
 
 
 def test_a_folder_named_like_an_image_is_a_folder(messy, tmp_path):
