@@ -220,3 +220,17 @@ def test_file_names_that_are_not_utf8(tmp_path):
     assert "0 converted, 1 skipped (already there), 1 failed" in result.output
     assert os.listdir(os.fsencode(tmp_path / "out")) == [b"caf\xe9.png"]
     assert snapshot(root) == before
+
+
+def test_output_folder_that_is_the_input_folder_never_overwrites_an_input(tmp_path):
+    root = tmp_path / "in"
+    root.mkdir()
+    noise(16, 16).save(root / "a.png")
+    (tmp_path / "alias").symlink_to(root)
+    before = snapshot(root)
+    for outdir in (root, tmp_path / "alias"):
+        result = run_cli("convert", root, "-o", outdir, "--method", "bicubic", "--overwrite")
+        assert result.exit_code == 1
+        assert_error_line(result.output, root / "a.png", f"output {outdir / 'a.png'} would overwrite an input")
+        assert "0 converted, 0 skipped (already there), 1 failed" in result.output
+    assert snapshot(root) == before
