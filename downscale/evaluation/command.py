@@ -79,8 +79,9 @@ def _downscalers(ratios, given, student_meta) -> tuple[dict, dict]:
               help="E for 'learned' (name or file; repeat for several ratios). Default: the student's own E, "
                    "else the registered default.")
 @click.option("--methods", default=",".join(METHODS), show_default=True, callback=_csv(str), help="Thumbnail methods.")
-@click.option("--ratio", "ratios", default="2,4", show_default=True, callback=_csv(_number),
-              help="Ratios; 1 adds the full-resolution baseline row.")
+@click.option("--ratio", "ratios", callback=lambda c, p, v: v and _csv(_number)(c, p, v),
+              help="Ratios, e.g. 2,4; 1 adds the full-resolution baseline row. Default: 2,4 for --classifier, "
+                   "the student's own ratio for --student.")
 @click.option("--classes", "views", default="all,dataset", show_default=True, callback=_csv(str),
               help="Top-1 over 'all' classifier outputs and/or only the 'dataset' classes (10-way on Imagenette).")
 @click.option("--limit", type=click.IntRange(1), help="Evaluate a seeded random subset of this many images.")
@@ -111,10 +112,6 @@ def evaluate(data, classifier, classifier_weights, normalize, student, downscale
         raise click.BadParameter(str(exc), param_hint="--methods") from exc
     if bad := [v for v in views if v not in VIEWS]:
         raise click.BadParameter(f"{bad}: choose from {', '.join(VIEWS)}", param_hint="--classes")
-    if bad := [r for r in ratios if r < 1]:
-        raise click.BadParameter(f"ratios must be >= 1, got {bad}", param_hint="--ratio")
-    if REFERENCE not in methods and any(r != 1 for r in ratios):
-        methods = [REFERENCE, *methods]  # every comparison is against it
     try:
         if student:
             model, meta = _student(student)
@@ -122,6 +119,14 @@ def evaluate(data, classifier, classifier_weights, normalize, student, downscale
         else:
             model, meta = build_classifier(classifier, classifier_weights, normalize=normalize).eval(), None
             label = f"frozen classifier `{classifier}` ({Path(classifier_weights).name if classifier_weights else 'random init'}, {normalize})"
+    except (DownscaleError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    ratios = ratios or ([meta["ratio"]] if meta and meta.get("ratio") else [2, 4])
+    if bad := [r for r in ratios if r < 1]:
+        raise click.BadParameter(f"ratios must be >= 1, got {bad}", param_hint="--ratio")
+    if REFERENCE not in methods and any(r != 1 for r in ratios):
+        methods = [REFERENCE, *methods]  # every comparison is against it
+    try:
         models, info = _downscalers(ratios if "learned" in methods else [], downscalers, meta)
         dataset = image_folder(data, image_size)
         class_map = class_indices(dataset.classes, model.num_classes)
