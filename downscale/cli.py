@@ -78,7 +78,7 @@ def _parse_ratio(ctx, param, value):
 
 
 @main.command()
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path, readable=False))  # per-file errors
 @click.option("-o", "--output", "outdir", required=True, type=click.Path(path_type=Path, file_okay=False),
               help="Folder for the thumbnails; input folders are mirrored under it.")
 @click.option("--ratio", default="2", callback=_parse_ratio, show_default=True,

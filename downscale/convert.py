@@ -52,6 +52,9 @@ def find_images(inputs: list[Path], outdir: Path, recursive: bool) -> tuple[list
     errors = []
     out_resolved = _real(outdir)
 
+    def unlisted(exc: OSError):
+        errors.append(f"{exc.filename}: cannot list folder: {exc.strerror or exc}")
+
     def add(file: Path, rel: Path):
         if not file.name.startswith(".") and file.suffix.lower() in IMAGE_SUFFIXES:
             found.setdefault(_real(file), (file, rel))
@@ -59,14 +62,19 @@ def find_images(inputs: list[Path], outdir: Path, recursive: bool) -> tuple[list
     for item in inputs:
         if item.is_dir():
             if recursive:
-                for root, dirs, files in os.walk(item):
+                for root, dirs, files in os.walk(item, onerror=unlisted):
                     root_path = Path(root)
                     dirs[:] = sorted(d for d in dirs if not d.startswith(".") and _real(root_path / d) != out_resolved)
                     for name in sorted(files):
                         file = root_path / name
                         add(file, file.relative_to(item))
             else:
-                for file in sorted(item.iterdir()):
+                try:
+                    entries = sorted(item.iterdir())
+                except OSError as exc:
+                    unlisted(exc)
+                    continue
+                for file in entries:
                     if not file.is_dir():
                         add(file, Path(file.name))
         elif item.exists() or item.is_symlink():

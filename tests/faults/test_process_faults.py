@@ -126,7 +126,8 @@ def _without_dac_override():
 
 @pytest.fixture(scope="module")
 def permissions(tmp_path_factory):
-    """in/ with locked.png (mode 000), ok.png and sub/b.png; outputs: locked/ (0555), partly/sub/ (0555).
+    """in/ with locked.png (mode 000), private/c.png (private/ mode 000), ok.png and sub/b.png;
+    outputs: locked/ (0555), partly/sub/ (0555).
 
     Returns ``(paths, results)``: results maps each run to ``[exit code, stdout, stderr]``, and
     ``api`` to read_image's error on locked.png.
@@ -134,17 +135,20 @@ def permissions(tmp_path_factory):
     root = tmp_path_factory.mktemp("permissions")
     src, locked, partly = root / "in", root / "locked", root / "partly"
     (src / "sub").mkdir(parents=True)
-    for path in (src / "locked.png", src / "ok.png", src / "sub" / "b.png"):
+    (src / "private").mkdir()
+    for path in (src / "locked.png", src / "ok.png", src / "sub" / "b.png", src / "private" / "c.png"):
         noise(8, 8).save(path)
     before = snapshot(src)
     locked.mkdir()
     (partly / "sub").mkdir(parents=True)
     runs = {
         "unreadable": ["convert", str(src), "-o", str(root / "out"), "--method", "bicubic"],
+        "named": ["convert", str(src / "locked.png"), str(src / "private"), str(src / "ok.png"), "-o",
+                  str(root / "named"), "--method", "bicubic"],
         "locked": ["convert", str(src), "-o", str(locked), "-r", "--method", "bicubic"],
         "partly": ["convert", str(src), "-o", str(partly), "-r", "--method", "bicubic"],
     }
-    modes = {src / "locked.png": 0o000, locked: 0o555, partly / "sub": 0o555}
+    modes = {src / "locked.png": 0o000, src / "private": 0o000, locked: 0o555, partly / "sub": 0o555}
     for path, mode in modes.items():
         path.chmod(mode)
     cmd = [sys.executable, "-c", CHILD, json.dumps(runs), str(src / "locked.png")]
@@ -174,6 +178,15 @@ def test_unreadable_file_is_reported_and_the_rest_converted(permissions):
     assert results["api"] == f"{paths['src'] / 'locked.png'}: cannot read: Permission denied"
 
 
+def test_unreadable_file_and_folder_named_on_the_command_line(permissions):
+    paths, results = permissions
+    code, stdout, stderr = results["named"]
+    assert code == 1
+    assert_error_line(stderr, paths["src"] / "locked.png", "cannot read: Permission denied")
+    assert_error_line(stderr, paths["src"] / "private", "cannot list folder: Permission denied")
+    assert _counts(stdout) == (1, 0, 2) and (paths["root"] / "named" / "ok.png").exists()
+
+
 def test_output_folder_that_is_not_writable_is_refused_up_front(permissions):
     paths, results = permissions
     code, stdout, stderr = results["locked"]
@@ -182,12 +195,13 @@ def test_output_folder_that_is_not_writable_is_refused_up_front(permissions):
     assert list(paths["locked"].iterdir()) == []
 
 
-def test_output_subfolder_that_is_not_writable_fails_only_its_files(permissions):
+def test_unwritable_output_subfolder_and_unreadable_input_subfolder_fail_only_their_files(permissions):
     paths, results = permissions
     code, stdout, stderr = results["partly"]
     partly = paths["partly"]
     assert code == 1
     assert_error_line(stderr, paths["src"] / "sub" / "b.png", f"cannot write {partly / 'sub' / 'b.png'}: Permission denied")
     assert_error_line(stderr, paths["src"] / "locked.png", "cannot read: Permission denied")
-    assert _counts(stdout) == (1, 0, 2) and (partly / "ok.png").exists()
+    assert_error_line(stderr, paths["src"] / "private", "cannot list folder: Permission denied")
+    assert _counts(stdout) == (1, 0, 3) and (partly / "ok.png").exists()
     assert_no_leftovers(partly)
