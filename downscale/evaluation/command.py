@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -140,7 +141,7 @@ def evaluate(data, classifier, classifier_weights, normalize, student, downscale
     indices = seeded_subset(len(dataset), limit, seed)
     torch.manual_seed(seed)
     plan = Plan(methods, ratios, models)
-    with click.progressbar(length=len(indices), label=f"eval {len(indices)} images", file=click.get_text_stream("stderr")) as bar:
+    with click.progressbar(length=len(indices), label=f"eval {len(indices)} images", file=sys.stderr) as bar:
         def progress(loader):
             for images, target in loader:
                 yield images, target

@@ -17,8 +17,9 @@ def thumbnail_quality(thumbs: torch.Tensor, reference: torch.Tensor) -> dict[str
     """
     if thumbs.shape != reference.shape:
         raise ValueError(f"thumbnail {tuple(thumbs.shape)} and reference {tuple(reference.shape)} differ in shape")
-    a = thumbs.detach().cpu().double().permute(0, 2, 3, 1).numpy()
-    b = reference.detach().cpu().double().permute(0, 2, 3, 1).numpy()
+    a = thumbs.detach().cpu().float().permute(0, 2, 3, 1).numpy()
+    b = reference.detach().cpu().float().permute(0, 2, 3, 1).numpy()
+    # float32 halves SSIM's time; statistics accumulate in float64
     win = min(7, *(s if s % 2 else s - 1 for s in a.shape[1:3]))
     psnr, ssim = [], []
     for x, ref in zip(a, b):
@@ -28,6 +29,6 @@ def thumbnail_quality(thumbs: torch.Tensor, reference: torch.Tensor) -> dict[str
     return {
         "psnr": np.array(psnr),
         "ssim": np.array(ssim),
-        "mean_shift": a.mean(axis=(1, 2)) - b.mean(axis=(1, 2)),
-        "std_shift": a.std(axis=(1, 2)) - b.std(axis=(1, 2)),
+        "mean_shift": a.mean(axis=(1, 2), dtype=np.float64) - b.mean(axis=(1, 2), dtype=np.float64),
+        "std_shift": a.std(axis=(1, 2), dtype=np.float64) - b.std(axis=(1, 2), dtype=np.float64),
     }
