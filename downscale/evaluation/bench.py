@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+from pathlib import Path
 
 import click
 import numpy as np
@@ -106,10 +107,12 @@ def bench(sizes, ratios, repeats, warmup, classifier, num_classes, image_size, b
     Every figure is the median of --repeats runs after --warmup runs, batch of one image for resizing.
     """
     torch.set_num_threads(threads)
-    env = {"torch": torch.__version__, "threads": torch.get_num_threads(), "cpu": platform.processor() or platform.machine(),
+    downscalers = {r: f"{default_weights(r)} ({load_downscaler(default_weights(r)).config()})" for r in ratios}
+    env = {"downscalers": downscalers, "torch": torch.__version__, "threads": torch.get_num_threads(), "cpu": platform.processor() or platform.machine(),
            "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None, "repeats": repeats, "warmup": warmup}
     click.echo(f"# downscale bench: torch {env['torch']}, {env['threads']} CPU threads, CUDA: {env['cuda']}; "
                f"median of {repeats} after {warmup} warm-up")
+    click.echo("E: " + "; ".join(f"ratio {r}: {d}" for r, d in downscalers.items()))
     click.echo("\n## Resize, one image (PIL: RGB image; torch: float32 [1,3,S,S] channels_last)\n")
     click.echo("| size | ratio | method | ms | × PIL bicubic time | MP/s |\n|---:|---:|---|---:|---:|---:|")
     resize = resize_bench(sizes, ratios, repeats, warmup)
@@ -123,5 +126,5 @@ def bench(sizes, ratios, repeats, warmup, classifier, num_classes, image_size, b
     for r in classify:
         click.echo(f"| {r['device']} | {r['batch']} | {r['pipeline']} | {r['ms_per_batch']:.2f} | {r['images_per_s']:.1f} |")
     if json_path:
-        write_text(__import__("pathlib").Path(json_path), json.dumps({"env": env, "resize": resize, "classify": classify}, indent=1) + "\n")
+        write_text(Path(json_path), json.dumps({"env": env, "resize": resize, "classify": classify}, indent=1) + "\n")
         click.echo(f"\nwrote {json_path}")
