@@ -124,25 +124,30 @@ def run(
         "quality": {k: {m: np.concatenate([q[m] for q in v]) for m in v[0]} for k, v in quality.items() if v},
         "examples": {"images": torch.cat(examples["images"]) if examples["images"] else None,
                      "thumbs": {k: torch.cat(v) for k, v in examples["thumbs"].items() if v}},
-        "flops": {}, "latency": {},
     }
-    for k in keys:
-        method, ratio = k
-        one = first[:1]
-        size = output_size(*one.shape[-2:], ratio)
-        down = downscalers.get(ratio) if method == "learned" else None
-        out["flops"][k] = {
-            "downscaler": flops(down, one.float() / 255) if down is not None else 0,
+    out["flops"], out["latency"] = measure_cost(keys, first, classifier, downscalers, latency_repeats, device)
+    return out
+
+
+def measure_cost(keys, images, classifier, downscalers, repeats, device) -> tuple[dict, dict]:
+    """Per key: FLOPs per image of E and the classifier, and latency per image in ms (median of
+    ``repeats`` runs on the uint8 batch ``images``; none if ``repeats == 0``)."""
+    flops_, latency = {}, {}
+    sync = torch.device(device).type == "cuda"
+    for method, ratio in keys:
+        down = downscalers.get(ratio)
+        size = output_size(*images.shape[-2:], ratio)
+        flops_[method, ratio] = {
+            "downscaler": flops(down, images[:1].float() / 255) if method == "learned" else 0,
             "classifier": flops(classifier, torch.zeros(1, 3, *size, device=device)),
         }
-        if latency_repeats > 0:
-            sync = torch.device(device).type == "cuda"
-            t_down = median_time(lambda: thumbnail(method, first, ratio, downscalers.get(ratio)), latency_repeats, 1, sync)
-            t = thumbnail(method, first, ratio, downscalers.get(ratio)).contiguous(memory_format=torch.channels_last)
-            t_cls = median_time(lambda: classifier(t), latency_repeats, 1, sync)
-            out["latency"][k] = {"batch": len(first), "downscale_ms": 1e3 * t_down / len(first),
-                                 "classify_ms": 1e3 * t_cls / len(first)}
-    return out
+        if repeats > 0:
+            t_down = median_time(lambda: thumbnail(method, images, ratio, down), repeats, 1, sync)
+            thumb = thumbnail(method, images, ratio, down).contiguous(memory_format=torch.channels_last)
+            t_cls = median_time(lambda: classifier(thumb), repeats, 1, sync)
+            latency[method, ratio] = {"batch": len(images), "downscale_ms": 1e3 * t_down / len(images),
+                                      "classify_ms": 1e3 * t_cls / len(images)}
+    return flops_, latency
 
 
 def summarise(raw: dict, class_map: list[int], groups: dict[str, np.ndarray], views: list[str]) -> list[dict]:
