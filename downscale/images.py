@@ -45,7 +45,7 @@ def read_image(path: str | os.PathLike) -> Image.Image:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as img:
                 img.load()
-                upright = ImageOps.exif_transpose(img)
+                upright = _upright(img)
                 upright.format = img.format
                 return upright
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -57,6 +57,25 @@ def read_image(path: str | os.PathLike) -> Image.Image:
     except (OSError, SyntaxError, ValueError) as exc:  # truncated/corrupt data, permissions, ...
         cause = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ImageReadError(f"{path}: cannot read: {cause}") from None
+    except Exception as exc:  # Pillow's decoders raise other types on some corrupt data (struct.error, ...)
+        raise ImageReadError(f"{path}: cannot decode: {type(exc).__name__}: {exc}") from None
+
+
+# EXIF orientation -> the transpose that makes the image upright (the table of ImageOps.exif_transpose).
+_UPRIGHT = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+            5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+            8: Image.Transpose.ROTATE_90}
+
+
+def _upright(img: Image.Image) -> Image.Image:
+    """``img`` with its EXIF orientation applied and the orientation tag removed."""
+    try:
+        return ImageOps.exif_transpose(img)
+    except Exception:  # a corrupt EXIF block Pillow can read but not rewrite: orient, then drop the block
+        method = _UPRIGHT.get(img.getexif().get(0x0112))
+        upright = img.transpose(method) if method else img.copy()
+        upright.info.pop("exif", None)
+        return upright
 
 
 def _flatten_alpha(img: Image.Image) -> Image.Image:

@@ -49,12 +49,23 @@ def _palette_with_transparency(path: Path) -> None:
     img.save(path, transparency=int(np.asarray(img)[0, 0]))  # the top-left colour is see-through
 
 
-def _exif_orientation_6(path: Path) -> None:
+def _exif_orientation_6(path: Path, corrupt: bool = False) -> None:
     img = Image.new("RGB", (20, 12), (255, 0, 0))
     img.paste((0, 0, 255), (0, 0, 10, 12))  # left half blue: it is the top half once upright
     exif = Image.Exif()
     exif[0x0112] = 6  # stored landscape, displayed rotated 90 degrees clockwise
-    img.save(path, exif=exif, quality=95)
+    exif[0x010F] = "Cam"  # Make, an ASCII entry (type 2)
+    data = _encoded_with(img, exif)
+    if corrupt:  # retag Make as PlanarConfiguration, a number: Pillow reads "Cam" but cannot write it back
+        assert data.count(b"\x01\x0f\x00\x02") == 1
+        data = data.replace(b"\x01\x0f\x00\x02", b"\x01\x1c\x00\x02")
+    path.write_bytes(data)
+
+
+def _encoded_with(img: Image.Image, exif: Image.Exif) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", exif=exif, quality=95)
+    return buf.getvalue()
 
 
 def _transparent_gif(path: Path) -> None:
@@ -92,6 +103,7 @@ CASES = [
     Case("gray.jpg", lambda p: noise(12, 20).convert("L").save(p), size=(10, 6), mode="L"),
     Case("strip.png", lambda p: noise(3, 10000).save(p), size=(5000, 1), mode="RGB"),
     Case("exif6.jpg", _exif_orientation_6, size=(6, 10), mode="RGB"),
+    Case("exif6-corrupt.jpg", lambda p: _exif_orientation_6(p, corrupt=True), size=(6, 10), mode="RGB"),
     Case("ünï cödé 写真.png", lambda p: noise(12, 20).save(p), size=(10, 6), mode="RGB"),
 ]
 BAD = [c for c in CASES if c.error]

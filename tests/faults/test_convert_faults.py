@@ -54,10 +54,11 @@ def test_whole_messy_folder_with_the_learned_downscaler(messy, tmp_path):
     assert_no_leftovers(out)
 
 
-def test_exif_orientation_6_comes_out_upright_without_the_tag(messy, tmp_path):
+@pytest.mark.parametrize("name", ["exif6.jpg", "exif6-corrupt.jpg"])
+def test_exif_orientation_6_comes_out_upright_without_the_tag(messy, tmp_path, name):
     out = tmp_path / "out"
-    run_cli("convert", messy / "exif6.jpg", "-o", out, "--method", "bicubic")
-    with Image.open(out / "exif6.jpg") as thumb:
+    run_cli("convert", messy / name, "-o", out, "--method", "bicubic")
+    with Image.open(out / name) as thumb:
         assert thumb.size == (6, 10)  # stored 20x12 landscape, displayed portrait
         assert thumb.getexif().get(0x0112, 1) == 1  # no orientation left to apply twice
         top, bottom = thumb.getpixel((3, 1)), thumb.getpixel((3, 8))
