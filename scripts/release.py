@@ -1,6 +1,6 @@
 """Copy a finished `downscale train` run into pretrained/ under versioned names and register it.
 
-    python scripts/release.py RUN_DIR NAME [--student-name NAME] [--default]
+    python scripts/release.py RUN_DIR NAME [--student-name NAME] [--default] [--note TEXT]
 
 A run with a learned E releases E as NAME (and its student as --student-name, by default NAME with
 "thumbnet-" replaced by "student-"); a bicubic-baseline run releases its student as NAME. The card
@@ -37,7 +37,8 @@ def _summary(run: dict, what: str) -> str:
 @click.argument("name")
 @click.option("--student-name", help="registry name of the run's student (runs with a learned E).")
 @click.option("--default", "make_default", is_flag=True, help="make E the default for its ratio.")
-def release(run_dir: Path, name: str, student_name: str | None, make_default: bool):
+@click.option("--note", default="", help="Markdown paragraph added to the card under 'Notes'.")
+def release(run_dir: Path, name: str, student_name: str | None, make_default: bool, note: str):
     run = json.loads((run_dir / "run.json").read_text())
     cfg = run["config"]
     registry_path = ROOT / "registry.json"
@@ -81,8 +82,9 @@ def release(run_dir: Path, name: str, student_name: str | None, make_default: bo
         registry["models"][reg_name] = {"file": target.name, "sha256": digest, **entry}
         click.echo(f"released {reg_name}: {target.name} ({target.stat().st_size / 1e6:.1f} MB) sha256 {digest[:12]}")
     names = "\n".join(f"- `{n}` ({e['kind']}): `{n}.pt`" for n, _, e in releases)
+    notes = f"\n\n## Notes\n\n{note}" if note else ""
     card_path.write_text((run_dir / "card.md").read_text().rstrip("\n")
-                         + f"\n\n## Released as\n\n{names}\n")
+                         + f"{notes}\n\n## Released as\n\n{names}\n")
     if make_default:
         registry["defaults"][str(cfg["ratio"])] = name
         click.echo(f"default for ratio {cfg['ratio']}: {name}")
