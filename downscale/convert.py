@@ -131,8 +131,11 @@ def convert_one(task: Task, opts: Options) -> tuple[str, str]:
         if not opts.overwrite and task.dest.exists():
             return "skipped", f"{task.dest}: exists (use --overwrite to replace it)"
         img = read_image(task.source)
-        thumb = thumbnail(img, opts)
         fmt = (img.format or "PNG") if opts.fmt == "keep" else opts.fmt.upper()
+        Image.init()  # every plugin loaded, so that Image.SAVE lists every format Pillow writes
+        if fmt not in Image.SAVE:
+            return "failed", f"{task.source}: Pillow reads {fmt} files but cannot write them; use --format png"
+        thumb = thumbnail(img, opts)
         try:
             task.dest.parent.mkdir(parents=True, exist_ok=True)
             written = write_image(thumb, task.dest, fmt=fmt, quality=opts.quality,

@@ -75,6 +75,13 @@ def _transparent_gif(path: Path) -> None:
     Image.fromarray(rgba).save(path)
 
 
+def _fits_named_jpg(path: Path) -> None:
+    """A 4x4 FITS image (a format Pillow reads but cannot write) under a .jpg name."""
+    cards = ["SIMPLE  =                    T", "BITPIX  =                    8", "NAXIS   =                    2",
+             "NAXIS1  =                    4", "NAXIS2  =                    4", "END"]
+    path.write_bytes("".join(c.ljust(80) for c in cards).ljust(2880).encode() + bytes(2880))
+
+
 @dataclass(frozen=True)
 class Case:
     name: str  # file name in the messy folder
@@ -91,6 +98,7 @@ CASES = [
          error="cannot read: (?i:.*truncated)"),
     Case("corrupt.png", _corrupt_png, error="cannot read: broken data stream"),
     Case("text.jpg", lambda p: p.write_text("not a picture, just text\n"), error="not an image file Pillow can decode"),
+    Case("fits.jpg", _fits_named_jpg, error="Pillow reads FITS files but cannot write them; use --format png"),
     Case("tiny.png", lambda p: Image.new("RGB", (1, 1)).save(p), error="a 1x1 image is too small for ratio 2"),
     Case("gray16.png", lambda p: Image.fromarray(np.full((12, 20), 40000, np.uint16)).save(p),
          size=(10, 6), mode="I;16"),

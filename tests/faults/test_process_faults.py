@@ -144,7 +144,7 @@ def permissions(tmp_path_factory):
     runs = {
         "unreadable": ["convert", str(src), "-o", str(root / "out"), "--method", "bicubic"],
         "named": ["convert", str(src / "locked.png"), str(src / "private"), str(src / "ok.png"), "-o",
-                  str(root / "named"), "--method", "bicubic"],
+                  str(root / "named"), "--method", "bicubic", "--format", "webp"],  # webp: a plugin loaded late
         "locked": ["convert", str(src), "-o", str(locked), "-r", "--method", "bicubic"],
         "partly": ["convert", str(src), "-o", str(partly), "-r", "--method", "bicubic"],
     }
@@ -184,7 +184,7 @@ def test_unreadable_file_and_folder_named_on_the_command_line(permissions):
     assert code == 1
     assert_error_line(stderr, paths["src"] / "locked.png", "cannot read: Permission denied")
     assert_error_line(stderr, paths["src"] / "private", "cannot list folder: Permission denied")
-    assert _counts(stdout) == (1, 0, 2) and (paths["root"] / "named" / "ok.png").exists()
+    assert _counts(stdout) == (1, 0, 2) and (paths["root"] / "named" / "ok.webp").exists()
 
 
 def test_output_folder_that_is_not_writable_is_refused_up_front(permissions):
