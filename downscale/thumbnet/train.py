@@ -142,7 +142,9 @@ def train(cfg: TrainConfig, *, resume: bool = False, stop_after: int | None = No
     held_logits = cached_logits(held_idx, False) if held_idx else None
 
     torch.manual_seed(cfg.seed)  # after the cache, which may or may not have drawn random numbers
-    downscaler = Downscaler(cfg.ratio, cfg.downscaler_width, cfg.downscaler_arch) if cfg.downscaler == "learned" else None
+    downscaler = None
+    if cfg.downscaler == "learned":
+        downscaler = Downscaler(cfg.ratio, cfg.downscaler_width, cfg.downscaler_arch)
     classifier = teacher if cfg.freeze_classifier else build_student(cfg, teacher)
     fm = cfg.strategy == "fm"
     channels = fm_channels(teacher, cfg.fm_layer, 64) if fm else None
