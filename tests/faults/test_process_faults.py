@@ -51,11 +51,14 @@ def test_sigkill_mid_batch_leaves_no_partial_file_and_a_rerun_finishes(tmp_path)
     proc = subprocess.Popen(_cli(src, "-o", out, "--method", "bicubic", "--jobs", 1), env=ENV,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
-    while not (out.exists() and any(p.suffix == ".png" and not p.name.startswith(".") for p in out.iterdir())):
-        assert proc.poll() is None and time.monotonic() < deadline, "the run ended before its first output"
-        time.sleep(0.002)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=30)
+    try:
+        while not (out.exists() and any(p.suffix == ".png" and not p.name.startswith(".") for p in out.iterdir())):
+            assert proc.poll() is None, "the run ended before its first output"
+            assert time.monotonic() < deadline, "no output within 120 s"
+            time.sleep(0.002)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
     finals = sorted(p for p in out.iterdir() if not p.name.startswith("."))
     assert 1 <= len(finals) < 40, "killed too late to test anything"
     for path in finals:  # every file under a final name is complete
