@@ -2,12 +2,30 @@
 
 >>> from downscale import learned_resize
 >>> thumb = learned_resize(pil_image, ratio=4)   # same type back: PIL, ndarray or tensor
+
+Names are imported on first use, so ``import downscale`` (and file-only commands such as
+``downscale convert --method bicubic``) does not pay for importing torch.
 """
 
-from .model import Downscaler
-from .pretrained import list_pretrained, load_downscaler
-from .resize import learned_resize
-from .transforms import LearnedResize
+import importlib
 
-__all__ = ["Downscaler", "LearnedResize", "learned_resize", "list_pretrained", "load_downscaler", "__version__"]
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "Downscaler": "model",
+    "LearnedResize": "transforms",
+    "learned_resize": "resize",
+    "list_pretrained": "pretrained",
+    "load_downscaler": "pretrained",
+}
+__all__ = [*_EXPORTS, "__version__"]
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module 'downscale' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__)

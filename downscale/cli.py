@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import importlib
-import multiprocessing
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import click
@@ -95,8 +93,13 @@ def _parse_ratio(ctx, param, value):
 @click.option("--weights", default=None, help="Registry name or weights file (default: the registry default).")
 @click.option("--shard", default=None, callback=_parse_shard, metavar="K/N",
               help="Process only shard K of N (0-based; a stable split by path) for N parallel machines.")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local: --jobs processes here; ray: Ray Data on a Ray cluster (pip install 'downscale[ray]').")
+@click.option("--ray-address", default=None, metavar="ADDRESS",
+              help="Ray cluster to join (default $RAY_ADDRESS, else a local Ray started for this run).")
 @click.option("--dry-run", is_flag=True, help="List what would be written, write nothing.")
-def convert(inputs, outdir, ratio, recursive, fmt, quality, skip_existing, jobs, device, method, weights, shard, dry_run):
+def convert(inputs, outdir, ratio, recursive, fmt, quality, skip_existing, jobs, device, method, weights, shard,
+            engine, ray_address, dry_run):
     """Downscale image files and folders into OUTDIR.
 
     Input files are never modified; outputs appear atomically (temporary file + rename). A bad file
@@ -129,9 +132,18 @@ def convert(inputs, outdir, ratio, recursive, fmt, quality, skip_existing, jobs,
             raise click.ClickException(f"output folder {outdir} is not writable; choose another with -o")
     for error in errors:
         click.echo(f"error: {error}", err=True)
+    from .engines import run_local, run_ray
+
+    if engine == "ray":
+        try:
+            results = run_ray(tasks, opts, ray_address)
+        except ImportError as exc:
+            raise click.ClickException(str(exc)) from None
+    else:
+        results = run_local(tasks, opts, jobs)
     counts = {"converted": 0, "skipped": 0, "failed": len(errors)}
     with click.progressbar(length=len(tasks), label="converting", file=sys.stderr) as bar:
-        for status, message in _run_tasks(tasks, opts, jobs):
+        for status, message in results:
             counts[status] += 1
             if status == "failed":
                 click.echo(f"\nerror: {message}", err=True)
@@ -156,26 +168,6 @@ def _check_learned(ratio: float, weights: str | None, device: str):
         raise click.ClickException(
             f"cannot use the learned downscaler (--weights {weights or 'default'}, --device {device}): {exc}"
         ) from None
-
-
-def _init_worker(threads: int):
-    import torch
-
-    torch.set_num_threads(threads)
-
-
-def _run_tasks(tasks, opts, jobs):
-    """Yield ``(status, message)`` per task, in this process or in ``jobs`` worker processes."""
-    from .convert import convert_one
-
-    if jobs == 1 or len(tasks) < 2:
-        for task in tasks:
-            yield convert_one(task, opts)
-        return
-    threads = max(1, (os.cpu_count() or 1) // jobs)
-    context = multiprocessing.get_context("spawn")  # fork after torch's thread pools start can deadlock
-    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=(threads,)) as pool:
-        yield from pool.map(convert_one, tasks, [opts] * len(tasks), chunksize=4)
 
 
 @main.command()

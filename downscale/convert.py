@@ -13,7 +13,7 @@ from pathlib import Path
 from PIL import Image
 
 from .images import FORMAT_SUFFIX, IMAGE_SUFFIXES, read_image, write_image
-from .model import output_size
+from .sizes import output_size
 
 
 @dataclass(frozen=True)

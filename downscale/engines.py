@@ -17,9 +17,7 @@ Result = tuple[str, str]
 
 
 def _init_worker(threads: int):
-    import torch
-
-    torch.set_num_threads(threads)
+    os.environ["OMP_NUM_THREADS"] = str(threads)  # read by torch when (and if) a worker imports it
 
 
 def run_local(tasks: list[Task], opts: Options, jobs: int = 1) -> Iterator[Result]:
@@ -38,7 +36,7 @@ def run_ray(tasks: list[Task], opts: Options, address: str | None = None) -> Ite
     """Convert through Ray Data on the cluster at ``address`` (default ``$RAY_ADDRESS``, else a local
     Ray started for this run). Every worker must see the input and output paths (a shared file system).
 
-    Raises ImportError with the install command if Ray is missing.
+    Raises ImportError with the install command if Ray is missing (at the call, not on iteration).
     """
     try:
         import ray
@@ -47,6 +45,8 @@ def run_ray(tasks: list[Task], opts: Options, address: str | None = None) -> Ite
     if not ray.is_initialized():
         ray.init(address=address or os.environ.get("RAY_ADDRESS"), include_dashboard=False,
                  log_to_driver=False, configure_logging=False)
+    if not tasks:
+        return iter(())
     rows = [{"source": str(task.source), "dest": str(task.dest)} for task in tasks]
     dataset = ray.data.from_items(rows, override_num_blocks=max(1, min(len(rows), 64)))
 
@@ -56,5 +56,4 @@ def run_ray(tasks: list[Task], opts: Options, address: str | None = None) -> Ite
         status, message = convert_one(Task(Path(row["source"]), Path(row["dest"])), opts)
         return {"status": status, "message": message}
 
-    for row in dataset.map(convert_row).iter_rows():
-        yield row["status"], row["message"]
+    return ((row["status"], row["message"]) for row in dataset.map(convert_row).iter_rows())

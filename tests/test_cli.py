@@ -144,3 +144,9 @@ def test_real_subprocess_on_shared_photos(tmp_path):
             upright = ImageOps.exif_transpose(original)
             expected = (upright.width // 4, upright.height // 4)
         assert Image.open(tmp_path / "thumbs" / src.name).size == expected
+
+
+def test_engine_ray_without_ray_says_how_to_install(photo_tree, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
+    result = _run("convert", photo_tree / "a.png", "-o", tmp_path / "o", "--engine", "ray")
+    assert result.exit_code == 1 and "pip install 'downscale[ray]'" in result.output

@@ -1,0 +1,34 @@
+import subprocess
+import sys
+
+import downscale
+
+
+def test_public_surface_is_small_and_resolves():
+    assert sorted(downscale.__all__) == sorted(
+        ["Downscaler", "LearnedResize", "learned_resize", "list_pretrained", "load_downscaler", "__version__"])
+    for name in downscale.__all__:
+        assert getattr(downscale, name) is not None
+
+
+def _modules_after(code: str) -> set[str]:
+    out = subprocess.run([sys.executable, "-c", code + "; import sys; print(' '.join(sys.modules))"],
+                         capture_output=True, text=True, check=True).stdout
+    return set(out.split())
+
+
+def test_import_downscale_loads_neither_torch_nor_training_code():
+    modules = _modules_after("import downscale")
+    assert "torch" not in modules
+    assert not any(m.startswith(("downscale.thumbnet", "downscale.evaluation")) for m in modules)
+
+
+def test_using_the_api_does_not_import_training_or_evaluation_code():
+    modules = _modules_after("from downscale import learned_resize, LearnedResize; import downscale.cli")
+    assert "torch" in modules
+    assert not any(m.startswith(("downscale.thumbnet", "downscale.evaluation", "downscale.dynamic")) for m in modules)
+
+
+def test_bicubic_conversion_path_is_torch_free():
+    modules = _modules_after("import downscale.cli, downscale.convert, downscale.engines")
+    assert "torch" not in modules
