@@ -146,6 +146,8 @@ def evaluate(data, classifier, classifier_weights, normalize, student, downscale
             for images, target in loader:
                 yield images, target
                 bar.update(len(target))
+                if not sys.stderr.isatty():  # the bar is hidden in logs: say how far it got
+                    click.echo(f"{bar.pos}/{len(indices)} images, {time.perf_counter() - start:.0f} s", err=True)
         raw = run(dataset, indices, model, class_map, plan, batch_size=batch_size, device=device,
                   grid_images=grid_images, latency_repeats=latency_repeats, progress=progress)
     paths = [str(Path(dataset.samples[i][0]).relative_to(data)) for i in indices]
