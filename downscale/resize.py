@@ -37,7 +37,7 @@ TILE = 2048  # images above TILE x TILE input pixels run through E in overlappin
 
 def learned_resize(
     img: ImageT,
-    ratio: float = 2,
+    ratio: float | str = 2,
     *,
     size: tuple[int, int] | None = None,
     weights: Weights = None,
@@ -51,7 +51,8 @@ def learned_resize(
             array ``[H, W]`` or ``[..., H, W, C]`` (C = 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA) of uint8,
             uint16 or float in [0, 1]; or a tensor ``[..., C, H, W]`` of uint8, uint16 or float in
             [0, 1] on any device. Leading dimensions are a batch, resized in one pass.
-        ratio: the factor each side is divided by (>= 1); the output is
+        ratio: the factor each side is divided by (>= 1), or ``"auto"``: the shipped DRNet
+            resolution predictor picks 1, 2 or 4 for this image (one image per call). The output is
             ``floor(H / ratio) x floor(W / ratio)``. E runs at the largest trained ratio (2 or 4) that
             fits, and antialiased bicubic does the rest: ratio 3 = E at 2 then bicubic by 1.5, ratio 8 =
             E at 4 then bicubic by 2; below 2 it is plain antialiased bicubic.
@@ -72,12 +73,33 @@ def learned_resize(
     """
     x, restore = _to_batch(img)
     height, width = x.shape[-2:]
-    out_size, factor = _target(height, width, ratio, size)
     if device is None:
         device = img.device if isinstance(img, torch.Tensor) else "cpu"
+    if isinstance(ratio, str):
+        ratio = _auto_ratio(x, ratio, size, device)
+    out_size, factor = _target(height, width, ratio, size)
     with torch.no_grad():
         y = _resize_batch(x.to(device), out_size, factor, weights).clamp_(0, 1)
     return restore(y)
+
+
+def _auto_ratio(x: torch.Tensor, ratio: str, size, device) -> int:
+    """The DRNet predictor's ratio (1, 2 or 4) for a batch holding one image."""
+    if ratio != "auto":
+        raise ValueError(f"ratio must be a number >= 1 or 'auto', got {ratio!r}")
+    if size is not None:
+        raise ValueError("give ratio='auto' or size, not both")
+    if x.shape[0] != 1:
+        raise ValueError(
+            f"ratio='auto' picks a size per image, so it takes one image, got a batch of {x.shape[0]}; "
+            "call it per image, or use downscale.dynamic.choose_ratios for a batch"
+        )
+    from .dynamic import choose_ratios
+
+    colour = x[:, :-1] if x.shape[1] in (2, 4) else x
+    rgb = colour.expand(-1, 3, -1, -1) if colour.shape[1] == 1 else colour
+    with torch.no_grad():
+        return choose_ratios(rgb, device=device)[0]
 
 
 def _target(height: int, width: int, ratio, size) -> tuple[tuple[int, int], float]:

@@ -171,3 +171,17 @@ def test_tiled_equals_untiled(arch, ratio, size):
         tiled = apply_tiled(model, x, tile=48)
     assert tiled.shape == whole.shape
     assert (tiled - whole).abs().max() < 1e-5  # far inside the 1/255 a uint8 output can show
+
+
+def test_auto_ratio_uses_the_predictor_per_image(monkeypatch):
+    import downscale.dynamic as dynamic
+
+    picks = iter([4, 1])
+    monkeypatch.setattr(dynamic, "choose_ratios", lambda batch, device=None: [next(picks)])
+    x = torch.rand(3, 64, 48)
+    assert learned_resize(x, "auto").shape == (3, 16, 12)
+    assert torch.equal(learned_resize(x, "auto"), x)  # ratio 1: the image itself
+    with pytest.raises(ValueError, match="takes one image, got a batch of 2"):
+        learned_resize(torch.rand(2, 3, 64, 48), "auto")
+    with pytest.raises(ValueError, match="'auto' or size, not both"):
+        learned_resize(x, "auto", size=(8, 8))
