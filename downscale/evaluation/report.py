@@ -86,7 +86,7 @@ def markdown(results: dict) -> str:
         " McNemar is exact, two-sided, on the paired per-image results against `bicubic_aa` at the same ratio;"
         " the CI is Wilson's; FLOPs from torch.utils.flop_counter (classical resizes count 0);"
         f" latency is the median of {cfg['latency_repeats']} runs on a batch of {cfg['batch_size']} ({cfg['device']},"
-        f" {cfg['threads']} threads), per image",
+        f" {cfg['threads']} CPU thread(s)), per image",
         f"- wall time {cfg['wall_s']:.0f} s; torch {cfg['torch']}", "",
     ]
     groups: dict = {}
