@@ -37,14 +37,15 @@ def _student(name_or_path: str) -> tuple[torch.nn.Module, dict]:
     """The student classifier and its metadata: ``ratio`` and ``downscaler`` (the E it was trained with,
     or ``bicubic_aa``). A registry entry names its E; a file from ``downscale train`` says ``learned``
     (its E is the ``downscaler.pt`` beside it) or ``bicubic``."""
-    meta = list_pretrained(kind=None).get(name_or_path)
-    if meta is None:
-        meta = {k: v for k, v in load_weights(name_or_path).items() if k not in ("config", "state_dict")}
-        if meta.get("downscaler") == "bicubic":
-            meta["downscaler"] = REFERENCE
-        elif meta.get("downscaler") == "learned":
-            sibling = Path(name_or_path).with_name("downscaler.pt")
-            meta["downscaler"] = str(sibling) if sibling.is_file() else None
+    registry = list_pretrained(kind=None)
+    meta = dict(registry.get(name_or_path) or {
+        k: v for k, v in load_weights(name_or_path).items() if k not in ("config", "state_dict")})
+    own = meta.get("downscaler")
+    if own == "learned":
+        sibling = Path(name_or_path).with_name("downscaler.pt")
+        meta["downscaler"] = str(sibling) if sibling.is_file() else None
+    elif isinstance(own, str) and own not in registry and own.startswith("bicubic"):
+        meta["downscaler"] = REFERENCE  # "bicubic", "bicubic_aa", "bicubic (antialiased, no E)"
     return load_classifier(name_or_path), meta
 
 

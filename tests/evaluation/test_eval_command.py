@@ -101,6 +101,20 @@ def test_student_is_fed_its_own_downscaler(folder, tmp_path):
     assert learned["own"] and learned["quality_vs_bicubic"]["psnr"] < 60 and not (out / "grid.png").exists()
 
 
+def test_registered_bicubic_student_is_marked_on_bicubic(folder, tmp_path):
+    from downscale.pretrained import list_pretrained
+
+    students = {n: m for n, m in list_pretrained(kind="student").items() if m["ratio"] == 4}
+    bicubic = [n for n, m in students.items() if m["downscaler"] not in list_pretrained(kind=None)]
+    if not bicubic:
+        pytest.skip("no registered bicubic-baseline student for ratio 4")
+    out = tmp_path / "out"
+    invoke("--data", folder, "--student", bicubic[0], "--methods", "bicubic_aa", "--image-size", 64,
+           "--latency-repeats", 0, "--grid-images", 0, "--out", out)
+    res = json.loads((out / "results.json").read_text())
+    assert res["config"]["own_method"] == "bicubic_aa@4" and res["config"]["ratios"] == [4]
+
+
 def test_eval_rejects_bad_arguments(folder, tmp_path):
     def fails(*args):
         return CliRunner().invoke(main, ["eval", "--data", str(folder), "--out", str(tmp_path), *args])
