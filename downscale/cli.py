@@ -66,10 +66,12 @@ def _parse_shard(ctx, param, value):
 
 
 def _parse_ratio(ctx, param, value):
+    if value == "auto":
+        return value
     try:
         ratio = float(value)
     except ValueError:
-        raise click.BadParameter(f"expected a number >= 1, got {value!r}") from None
+        raise click.BadParameter(f"expected a number >= 1 or 'auto', got {value!r}") from None
     if not ratio >= 1:
         raise click.BadParameter(f"must be >= 1 (the factor each side is divided by), got {value!r}")
     return ratio
@@ -80,7 +82,8 @@ def _parse_ratio(ctx, param, value):
 @click.option("-o", "--output", "outdir", required=True, type=click.Path(path_type=Path, file_okay=False),
               help="Folder for the thumbnails; input folders are mirrored under it.")
 @click.option("--ratio", default="2", callback=_parse_ratio, show_default=True,
-              help="Factor each side is divided by (2 and 4 are native to the learned downscaler).")
+              help="Factor each side is divided by (2 and 4 are native to the learned downscaler), "
+                   "or auto: the DRNet predictor picks 1, 2 or 4 per image.")
 @click.option("-r", "--recursive", is_flag=True, help="Descend into sub-folders of input folders.")
 @click.option("--format", "fmt", type=click.Choice(["keep", "png", "jpeg", "webp"]), default="keep", show_default=True)
 @click.option("--quality", type=click.IntRange(1, 100), default=90, show_default=True, help="JPEG/WebP quality.")
@@ -106,6 +109,10 @@ def convert(inputs, outdir, ratio, recursive, fmt, quality, skip_existing, jobs,
     is reported and skipped, and the exit status is 1 if any file failed.
     """
     from .convert import Options, find_images, plan
+
+    if ratio == "auto" and method != "learned":
+        raise click.BadParameter("--ratio auto needs --method learned (the predictor picks the ratio)",
+                                 param_hint="'--ratio'")
 
     files, errors = find_images(list(inputs), outdir, recursive)
     tasks, plan_errors = plan(files, outdir, fmt, shard)
@@ -142,18 +149,23 @@ def convert(inputs, outdir, ratio, recursive, fmt, quality, skip_existing, jobs,
     else:
         results = run_local(tasks, opts, jobs)
     counts = {"converted": 0, "skipped": 0, "failed": len(errors)}
+    ratios: dict = {}
     with click.progressbar(length=len(tasks), label="converting", file=sys.stderr) as bar:
-        for status, message in results:
+        for status, message, used in results:
             counts[status] += 1
+            if status == "converted":
+                ratios[used] = ratios.get(used, 0) + 1
             if status == "failed":
                 click.echo(f"\nerror: {message}", err=True)
             bar.update(1)
+    if ratio == "auto" and ratios:
+        click.echo("chosen ratios: " + ", ".join(f"{r}: {n} file(s)" for r, n in sorted(ratios.items())))
     click.echo(f"{counts['converted']} converted, {counts['skipped']} skipped (already there), "
                f"{counts['failed']} failed -> {outdir}")
     sys.exit(1 if counts["failed"] else 0)
 
 
-def _check_learned(ratio: float, weights: str | None, device: str):
+def _check_learned(ratio: float | str, weights: str | None, device: str):
     """Refuse bad --weights/--device/--ratio once, before any file, instead of failing every file alike."""
     import math
 
@@ -161,7 +173,7 @@ def _check_learned(ratio: float, weights: str | None, device: str):
 
     from .resize import learned_resize
 
-    side = math.ceil(ratio)
+    side = 4 if ratio == "auto" else math.ceil(ratio)
     try:
         learned_resize(torch.zeros(3, side, side), ratio, weights=weights, device=device)
     except Exception as exc:  # WeightsError, a ratio the weights cannot do, an unknown or absent device

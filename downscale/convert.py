@@ -9,6 +9,7 @@ import os
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from PIL import Image
 
@@ -20,13 +21,22 @@ from .sizes import output_size
 class Options:
     """What to do with each file (picklable, sent to worker processes)."""
 
-    ratio: float = 2
+    ratio: float | str = 2  # or "auto" (learned method only)
     method: str = "learned"  # learned | bicubic (Pillow)
     fmt: str = "keep"  # keep | jpeg | png | webp
     quality: int = 90
     overwrite: bool = False
     weights: str | None = None
     device: str = "cpu"
+
+
+class Result(NamedTuple):
+    """What happened to one file: status converted/skipped/failed, a message naming the file, and
+    for converted files the ratio used (chosen per image with ``--ratio auto``)."""
+
+    status: str
+    message: str
+    ratio: float | None = None
 
 
 @dataclass(frozen=True)
@@ -120,31 +130,38 @@ def thumbnail(img: Image.Image, opts: Options) -> Image.Image:
     return learned_resize(img, opts.ratio, weights=opts.weights, device=opts.device)
 
 
-def convert_one(task: Task, opts: Options) -> tuple[str, str]:
-    """Convert one file; returns ``(status, message)``, status one of converted/skipped/failed.
+def _ratio_of(img: Image.Image, thumb: Image.Image) -> int:
+    """Which of the auto ratios (1, 2, 4) produced ``thumb`` from ``img``."""
+    size = (thumb.height, thumb.width)
+    return next(r for r in (1, 2, 4) if output_size(img.height, img.width, r) == size)
+
+
+def convert_one(task: Task, opts: Options) -> Result:
+    """Convert one file; returns its Result (status converted/skipped/failed, message, ratio).
 
     Never raises for a bad file: the message names the file and the cause.
     """
     try:
         if task.dest.is_dir():
-            return "failed", f"{task.source}: its output {task.dest} is a folder; move it or choose another -o"
+            return Result("failed", f"{task.source}: its output {task.dest} is a folder; move it or choose another -o")
         if not opts.overwrite and task.dest.exists():
-            return "skipped", f"{task.dest}: exists (use --overwrite to replace it)"
+            return Result("skipped", f"{task.dest}: exists (use --overwrite to replace it)")
         img = read_image(task.source)
         fmt = (img.format or "PNG") if opts.fmt == "keep" else opts.fmt.upper()
         Image.init()  # every plugin loaded, so that Image.SAVE lists every format Pillow writes
         if fmt not in Image.SAVE:
-            return "failed", f"{task.source}: Pillow reads {fmt} files but cannot write them; use --format png"
+            return Result("failed", f"{task.source}: Pillow reads {fmt} files but cannot write them; use --format png")
         thumb = thumbnail(img, opts)
         try:
             task.dest.parent.mkdir(parents=True, exist_ok=True)
             written = write_image(thumb, task.dest, fmt=fmt, quality=opts.quality,
                                   icc_profile=img.info.get("icc_profile"), overwrite=opts.overwrite)
         except OSError as exc:
-            return "failed", f"{task.source}: cannot write {task.dest}: {exc.strerror or exc}"
+            return Result("failed", f"{task.source}: cannot write {task.dest}: {exc.strerror or exc}")
         if not written:
-            return "skipped", f"{task.dest}: exists (written by another run meanwhile)"
-        return "converted", f"{task.source} -> {task.dest} ({thumb.width}x{thumb.height})"
+            return Result("skipped", f"{task.dest}: exists (written by another run meanwhile)")
+        ratio = opts.ratio if opts.ratio != "auto" else _ratio_of(img, thumb)
+        return Result("converted", f"{task.source} -> {task.dest} ({thumb.width}x{thumb.height})", ratio)
     except Exception as exc:  # one bad file must not stop the batch
         cause = str(exc) or type(exc).__name__
-        return "failed", cause if str(task.source) in cause else f"{task.source}: {cause}"
+        return Result("failed", cause if str(task.source) in cause else f"{task.source}: {cause}")

@@ -1,6 +1,6 @@
 """Where ``downscale convert`` runs its tasks: worker processes on this machine, or a Ray cluster.
 
-Both yield one ``(status, message)`` per task from ``convert.convert_one``, so skip-existing, atomic
+Both yield one ``convert.Result`` (status, message, ratio) per task from ``convert.convert_one``, so skip-existing, atomic
 writes and error reporting are the same everywhere.
 """
 
@@ -11,9 +11,7 @@ import os
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 
-from .convert import Options, Task, convert_one
-
-Result = tuple[str, str]
+from .convert import Options, Result, Task, convert_one
 
 
 def _init_worker(threads: int):
@@ -53,7 +51,6 @@ def run_ray(tasks: list[Task], opts: Options, address: str | None = None) -> Ite
     def convert_row(row: dict) -> dict:
         from pathlib import Path
 
-        status, message = convert_one(Task(Path(row["source"]), Path(row["dest"])), opts)
-        return {"status": status, "message": message}
+        return convert_one(Task(Path(row["source"]), Path(row["dest"])), opts)._asdict()
 
-    return ((row["status"], row["message"]) for row in dataset.map(convert_row).iter_rows())
+    return (Result(**row) for row in dataset.map(convert_row).iter_rows())

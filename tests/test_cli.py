@@ -150,3 +150,16 @@ def test_engine_ray_without_ray_says_how_to_install(photo_tree, tmp_path, monkey
     monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
     result = _run("convert", photo_tree / "a.png", "-o", tmp_path / "o", "--engine", "ray")
     assert result.exit_code == 1 and "pip install 'downscale[ray]'" in result.output
+
+
+def test_ratio_auto_reports_the_chosen_ratios(photo_tree, tmp_path, monkeypatch):
+    import downscale.dynamic as dynamic
+
+    monkeypatch.setattr(dynamic, "choose_ratios", lambda batch, device=None: [4])
+    out = tmp_path / "out"
+    result = _run("convert", photo_tree / "a.png", "-o", out, "--ratio", "auto")
+    assert result.exit_code == 0, result.output
+    assert "chosen ratios: 4: 1 file(s)" in result.output
+    assert Image.open(out / "a.png").size == (128, 128)
+    result = _run("convert", photo_tree / "a.png", "-o", out, "--ratio", "auto", "--method", "bicubic")
+    assert result.exit_code == 2 and "--ratio auto needs --method learned" in result.output

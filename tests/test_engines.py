@@ -20,9 +20,10 @@ def job(tmp_path):
 
 
 def _check(results, out: Path):
-    statuses = sorted(status for status, _ in results)
+    statuses = sorted(r.status for r in results)
     assert statuses == ["converted"] * 5 + ["failed"]
-    assert any("bad.png: not an image file" in message for _, message in results)
+    assert any("bad.png: not an image file" in r.message for r in results)
+    assert {r.ratio for r in results if r.status == "converted"} == {2}
     assert sorted(p.name for p in out.iterdir()) == [f"{i}.png" for i in range(5)]
     assert Image.open(out / "4.png").size == (22, 16)
 
@@ -41,6 +42,6 @@ def test_ray_engine_on_a_local_two_cpu_instance(job):
     try:
         _check(list(run_ray(tasks, Options(ratio=2))), out)
         again = list(run_ray(tasks, Options(ratio=2)))  # skip-existing holds on the cluster too
-        assert sorted(status for status, _ in again) == ["failed"] + ["skipped"] * 5
+        assert sorted(r.status for r in again) == ["failed"] + ["skipped"] * 5
     finally:
         ray.shutdown()
