@@ -110,7 +110,7 @@ def bench(sizes, ratios, repeats, warmup, classifier, num_classes, image_size, b
     downscalers = {r: f"{default_weights(r)} ({load_downscaler(default_weights(r)).config()})" for r in ratios}
     env = {"downscalers": downscalers, "torch": torch.__version__, "threads": torch.get_num_threads(), "cpu": platform.processor() or platform.machine(),
            "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None, "repeats": repeats, "warmup": warmup}
-    click.echo(f"# downscale bench: torch {env['torch']}, {env['threads']} CPU threads, CUDA: {env['cuda']}; "
+    click.echo(f"# downscale bench: torch {env['torch']}, {env['threads']} CPU thread(s), CUDA: {env['cuda']}; "
                f"median of {repeats} after {warmup} warm-up")
     click.echo("E: " + "; ".join(f"ratio {r}: {d}" for r, d in downscalers.items()))
     click.echo("\n## Resize, one image (PIL: RGB image; torch: float32 [1,3,S,S] channels_last)\n")

@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageDraw
 
+from .stats import discordant, mcnemar_exact
+
 VIEW_TITLES = {"all": "top-1 over all {outputs} classifier outputs", "dataset": "top-1 over the {classes} dataset classes"}
 
 
@@ -28,6 +30,23 @@ def _clean(obj):
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
     return obj
+
+
+def compare_runs(a: dict, key_a: str, b: dict, key_b: str) -> dict:
+    """Paired comparison of two ``results.json`` contents on the same images, over the dataset classes.
+
+    ``key_a`` / ``key_b`` name a per-image entry such as ``"learned@4"``: e.g. E + its student against
+    bicubic + the baseline student. Returns n, both top-1s, the discordant counts and the exact
+    McNemar p. Raises ValueError if the runs did not evaluate the same images in the same order.
+    """
+    if [im["path"] for im in a["images"]] != [im["path"] for im in b["images"]]:
+        raise ValueError("the two runs evaluated different images; rerun with the same --data/--limit/--seed")
+    labels = np.array([im["label"] for im in a["images"]])
+    ok_a = np.array(a["per_image"][key_a]["dataset_pred"]) == labels
+    ok_b = np.array(b["per_image"][key_b]["dataset_pred"]) == labels
+    only_a, only_b = discordant(ok_a.tolist(), ok_b.tolist())
+    return {"n": len(labels), "top1_a": float(ok_a.mean()), "top1_b": float(ok_b.mean()), "a_only": only_a,
+            "b_only": only_b, "p_mcnemar": mcnemar_exact(only_a, only_b)}
 
 
 def write_text(path: Path, text: str) -> None:

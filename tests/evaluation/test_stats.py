@@ -49,3 +49,16 @@ def test_discordant_counts_pairs():
     assert discordant(a, b) == (2, 1)
     with pytest.raises(ValueError):
         discordant([True], [True, False])
+
+
+def test_compare_runs_pairs_images_by_path():
+    from downscale.evaluation.report import compare_runs
+
+    images = [{"path": f"c/{i}.jpg", "label": i % 2} for i in range(6)]
+    a = {"images": images, "per_image": {"learned@4": {"dataset_pred": [0, 1, 0, 1, 0, 0]}}}  # 5 right
+    b = {"images": images, "per_image": {"bicubic_aa@4": {"dataset_pred": [0, 0, 1, 1, 0, 0]}}}  # 3 right
+    res = compare_runs(a, "learned@4", b, "bicubic_aa@4")
+    assert (res["n"], res["a_only"], res["b_only"]) == (6, 2, 0)
+    assert res["top1_a"] == pytest.approx(5 / 6) and res["p_mcnemar"] == pytest.approx(0.5)  # 2 * 1/4
+    with pytest.raises(ValueError, match="different images"):
+        compare_runs(a, "learned@4", {**b, "images": images[::-1]}, "bicubic_aa@4")
