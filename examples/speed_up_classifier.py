@@ -66,12 +66,13 @@ def main():
     student = args.student or next((name for name, m in list_pretrained(kind="student").items()
                                     if m["ratio"] == args.ratio), None)
     if student:
-        meta = list_pretrained(kind=None).get(student, {})
-        own = meta.get("downscaler", "bicubic_aa")
+        own = list_pretrained(kind=None).get(student, {}).get("downscaler")
+        if own not in list_pretrained(kind="downscaler"):  # a baseline student trained on bicubic
+            own = "bicubic"
         model = load_classifier(student).to(memory_format=torch.channels_last)
         resize = ((lambda x: torch.nn.functional.interpolate(x, scale_factor=1 / args.ratio, mode="bicubic",
                                                               antialias=True).clamp(0, 1))
-                  if own == "bicubic_aa" else (lambda x: learned_resize(x, ratio=args.ratio, weights=own)))
+                  if own == "bicubic" else (lambda x: learned_resize(x, ratio=args.ratio, weights=own)))
         runs.append((f"student {student} on its own thumbnails ({own})", model, resize))
     else:
         print(f"(no student registered for ratio {args.ratio}; pass --student to add one)")
