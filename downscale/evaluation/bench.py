@@ -8,7 +8,6 @@ import platform
 from pathlib import Path
 
 import click
-import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
