@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parents[1] / "pretrained"
 def _summary(run: dict, what: str) -> str:
     cfg, h = run["config"], run.get("holdout", {})
     acc = h.get("top1_trained")
-    score = f"; holdout top-1 {100 * acc:.1f}% (n={h['n']}, 10-way)" if acc is not None else ""
+    ways = len(run["classes"]) if isinstance(run.get("classes"), list) else run.get("classes", "?")
+    score = f"; holdout top-1 {100 * acc:.1f}% (n={h['n']}, {ways}-way)" if acc is not None else ""
     data = Path(cfg["data"]).resolve()
     return (f"{what}, {cfg['strategy']} on {data.parent.name}/{data.name} ({run['train_images']} images, "
             f"{len(run['history'])} epoch(s), seed {cfg['seed']}){score}")
@@ -52,7 +53,9 @@ def release(run_dir: Path, name: str, student_name: str | None, make_default: bo
     has_e = (run_dir / "downscaler.pt").exists()
     if has_e:
         releases.append((name, "downscaler.pt", {"kind": "downscaler", **common,
-                                                 "summary": _summary(run, "E trained with a student")}))
+                                                 "summary": _summary(run, "E tuned alone for the frozen teacher"
+                                                                     if cfg.get("freeze_classifier") else
+                                                                     "E trained with a student")}))
     if (run_dir / "student.pt").exists():
         sname = (student_name or name.replace("thumbnet-", "student-", 1)) if has_e else name
         if sname in (n for n, _, _ in releases):
