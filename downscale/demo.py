@@ -17,16 +17,25 @@ from .resize import learned_resize
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "camera")
 
 
-def run_demo(outdir: Path, ratio: int) -> list[Path]:
-    """Write each photo's learned and bicubic thumbnails and ``comparison.png``; returns the paths."""
+def newest_learned(ratio: int) -> str:
+    """The last-named learned downscaler registered for ``ratio`` (else the default)."""
+    learned = sorted(n for n, m in list_pretrained().items() if m["ratio"] == ratio and m.get("learned"))
+    return learned[-1] if learned else default_weights(ratio)
+
+
+def run_demo(outdir: Path, ratio: int, weights: str | None = None) -> list[Path]:
+    """Write each photo's learned and bicubic thumbnails and ``comparison.png``; returns the paths.
+
+    ``weights``: a registry name or file; default the newest learned E for the ratio.
+    """
     outdir.mkdir(parents=True, exist_ok=True)
-    name = default_weights(ratio)
-    meta = list_pretrained()[name]
+    name = weights or newest_learned(ratio)
+    meta = list_pretrained().get(name, {})
     click.echo(f"downscaler: {name} ({'learned' if meta.get('learned') else 'NOT learned'}: {meta.get('summary', '')})")
     rows, written = [], []
     for photo in PHOTOS:
         original = Image.fromarray(getattr(data, photo)())
-        learned = learned_resize(original, ratio)
+        learned = learned_resize(original, ratio, weights=name)
         bicubic = original.resize(learned.size, Image.Resampling.BICUBIC)
         for label, img in (("learned", learned), ("bicubic", bicubic)):
             path = outdir / f"{photo}_{label}_r{ratio}.png"
