@@ -154,3 +154,19 @@ def test_compare_rows_are_exact():
     table = markdown(rows, 100e6)
     assert "| dynamic p | 75.00% (30.1-95.4) | 64 | -36.5% | 50%/25%/25% |" in table
     assert "| oracle (cheapest ratio that is right) | 75.00% (30.1-95.4) | 40 | -60.0% | 25%/25%/50% |" in table
+
+
+def test_released_v1_loads_and_routes():
+    from downscale.pretrained import weights_dir
+
+    folder = weights_dir()
+    predictor = folder / "drnet-mobilenet_v2-imagenette-v1-t0.65.pt"
+    if not predictor.exists():
+        pytest.skip("DRNet v1 weights are not in this install")
+    model = load_dynamic(predictor, folder / "drnet-mobilenet_v2-imagenette-v1-student.pt")
+    assert model.classifier.downscaler_specs["2"]["name"] == "bicubic-identity-r2-v0"
+    x = torch.rand(2, 3, 224, 224)
+    with torch.no_grad():
+        logits, ratios = model(x)
+    assert logits.shape == (2, 1001) and set(ratios.tolist()) <= {1, 2, 4}
+    assert choose_ratios(x, model.predictor) == ratios.tolist()
