@@ -33,6 +33,8 @@ class LazyGroup(click.Group):
         "train": "downscale.thumbnet.command:train",
         "eval": "downscale.evaluation.command:evaluate",
         "bench": "downscale.evaluation.bench:bench",
+        "train-dynamic": "downscale.thumbnet.dynamic_train:train_dynamic_command",
+        "eval-dynamic": "downscale.dynamic_eval:eval_dynamic_command",
     },
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -46,10 +48,10 @@ def models():
     """List the registered pretrained weights."""
     from .pretrained import default_weights, list_pretrained
 
-    defaults = {default_weights(r) for r in (2, 4)}
+    defaults = {default_weights(r) for r in (2, 4, "auto")}
     for name, meta in list_pretrained(kind=None).items():
         mark = "*" if name in defaults else " "
-        click.echo(f"{mark} {name:36s} {meta['kind']:10s} ratio {meta['ratio']}  {meta.get('summary', '')}")
+        click.echo(f"{mark} {name:46s} {meta['kind']:20s} ratio {meta['ratio']}  {meta.get('summary', '')}")
     click.echo("(* = default of learned_resize for that ratio)")
 
 
