@@ -72,12 +72,35 @@ class Downscaler(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         size = output_size(x.shape[-2], x.shape[-1], self.ratio)
-        if self.arch == "unshuffle":  # whole blocks only
-            x_blocks = x[..., : size[0] * self.ratio, : size[1] * self.ratio]
-            residual = self.correction(self.features(x_blocks * 2 - 1))
-        else:
-            residual = self.correction(self.features(x * 2 - 1))
+        blocks = x[..., : size[0] * self.ratio, : size[1] * self.ratio] if self.arch == "unshuffle" else x
+        if self.training:
+            hidden = self.features(blocks * 2 - 1)
+        else:  # one conv + ReLU: each full-resolution pass costs more than the arithmetic on a CPU
+            weight, bias = self._folded_first_layer()
+            if self.arch == "paper":
+                hidden = F.conv2d(blocks * 2 - 1, weight, bias, stride=2, padding=2)
+            else:
+                hidden = F.conv2d(blocks, weight, bias, stride=self.ratio)
+            hidden = F.relu_(hidden)
+        residual = self.correction(hidden)
         return grid_bicubic(x, self.ratio) + residual[..., : size[0], : size[1]]
+
+    def _folded_first_layer(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The first conv with eval-mode BatchNorm folded in; for "unshuffle" also the input scaling
+        ``x * 2 - 1`` (exact there: that conv has no padding) and the pixel-unshuffle, which makes it a
+        ``ratio x ratio`` conv with stride ``ratio`` (unshuffled channel ``c * r * r + i * r + j``
+        is pixel ``(i, j)`` of colour ``c`` in each block)."""
+        bn = self.features[1]
+        scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+        shift = bn.bias - bn.running_mean * scale
+        if self.arch == "paper":
+            weight = self.features[0].weight
+            return weight * scale.view(-1, 1, 1, 1), shift
+        r = self.ratio
+        weight = self.features[0][1].weight.view(self.width, 3, r, r)
+        # conv(2x - 1) = conv_{2w}(x) - sum(w): fold both into weight and bias
+        bias = shift - scale * weight.sum(dim=(1, 2, 3))
+        return 2 * weight * scale.view(-1, 1, 1, 1), bias
 
     def config(self) -> dict:
         """The constructor arguments, stored beside the state_dict in weight files."""

@@ -81,3 +81,21 @@ def test_unsupported_ratio_or_arch_is_refused():
         Downscaler(3)
     with pytest.raises(ValueError, match="arch must be one of"):
         Downscaler(2, arch="deep")
+
+
+@pytest.mark.parametrize("arch", ["paper", "unshuffle"])
+@pytest.mark.parametrize("ratio", [2, 4])
+def test_eval_forward_with_folded_layers_equals_training_graph(arch, ratio):
+    torch.manual_seed(0)
+    model = Downscaler(ratio, width=8, arch=arch)
+    model.train()
+    for _ in range(3):  # give BatchNorm non-trivial running statistics
+        model(torch.rand(4, 3, 32, 32))
+    torch.nn.init.normal_(model.correction.weight, std=0.1)
+    x = torch.rand(2, 3, 37, 42)
+    model.eval()
+    with torch.no_grad():
+        size = output_size(37, 42, ratio)
+        crop = x[..., : size[0] * ratio, : size[1] * ratio] if arch == "unshuffle" else x
+        reference = grid_bicubic(x, ratio) + model.correction(model.features(crop * 2 - 1))[..., : size[0], : size[1]]
+        torch.testing.assert_close(model(x), reference, rtol=1e-5, atol=1e-5)
