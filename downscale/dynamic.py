@@ -26,7 +26,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from .classifiers import Classifier
 from .errors import WeightsError
 from .model import Downscaler, bicubic
-from .pretrained import list_pretrained, load_weights, resolve
+from .pretrained import list_pretrained, load_module, load_weights, resolve
 
 RATIOS = (1, 2, 4)
 
@@ -218,24 +218,12 @@ class DynamicClassifier(nn.Module):
 
 def load_multires(name_or_path: str | os.PathLike, device: str | torch.device | None = None) -> MultiResolutionClassifier:
     """A MultiResolutionClassifier in eval mode from a registry name or a file (strict load)."""
-    payload = load_weights(name_or_path)
-    try:
-        model = MultiResolutionClassifier(**payload["config"])
-        model.load_state_dict(payload["state_dict"], strict=True)
-    except (TypeError, ValueError, RuntimeError, KeyError) as exc:
-        raise WeightsError(f"{name_or_path}: not a MultiResolutionClassifier state_dict ({str(exc)[:300]})") from exc
-    return model.to(device).eval()
+    return load_module(MultiResolutionClassifier, name_or_path, device)
 
 
 def load_predictor(name_or_path: str | os.PathLike, device: str | torch.device | None = None) -> ResolutionPredictor:
     """A ResolutionPredictor in eval mode from a registry name or a file (strict load)."""
-    payload = load_weights(name_or_path)
-    try:
-        model = ResolutionPredictor(**payload["config"])
-        model.load_state_dict(payload["state_dict"], strict=True)
-    except (TypeError, ValueError, RuntimeError, KeyError) as exc:
-        raise WeightsError(f"{name_or_path}: not a ResolutionPredictor state_dict ({str(exc)[:300]})") from exc
-    return model.to(device).eval()
+    return load_module(ResolutionPredictor, name_or_path, device)
 
 
 def student_of(predictor: str | os.PathLike) -> str:

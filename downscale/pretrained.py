@@ -101,15 +101,21 @@ def load_weights(name_or_path: str | os.PathLike) -> dict:
     return payload
 
 
-def load_downscaler(name_or_path: str | os.PathLike, device: str | torch.device | None = None) -> Downscaler:
-    """A Downscaler in eval mode from a registered name or a weights file (strict state_dict load)."""
+def load_module(cls: type[torch.nn.Module], name_or_path: str | os.PathLike,
+                device: str | torch.device | None = None) -> torch.nn.Module:
+    """``cls(**config)`` with the file's state_dict loaded strictly, in eval mode on ``device``."""
     payload = load_weights(name_or_path)
     try:
-        model = Downscaler(**payload["config"])
+        model = cls(**payload["config"])
         model.load_state_dict(payload["state_dict"], strict=True)
-    except (TypeError, ValueError, RuntimeError) as exc:
-        raise WeightsError(f"{name_or_path}: not a Downscaler state_dict ({exc})") from exc
+    except (TypeError, ValueError, RuntimeError, KeyError) as exc:
+        raise WeightsError(f"{name_or_path}: not a {cls.__name__} state_dict ({str(exc)[:300]})") from exc
     return model.to(device).eval()
+
+
+def load_downscaler(name_or_path: str | os.PathLike, device: str | torch.device | None = None) -> Downscaler:
+    """A Downscaler in eval mode from a registered name or a weights file (strict state_dict load)."""
+    return load_module(Downscaler, name_or_path, device)
 
 
 def save_weights(model: torch.nn.Module, path: str | os.PathLike, **metadata) -> str:
