@@ -13,13 +13,7 @@ from downscale.model import Downscaler, bicubic
 from downscale.pretrained import save_weights
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These small models run 10-20x faster on one thread when the CPU cores are shared and busy."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -9,11 +9,10 @@ from pathlib import Path
 
 import click
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
 from ..classifiers import build_classifier
-from ..model import output_size
+from ..model import bicubic, output_size
 from ..pretrained import default_weights, load_downscaler
 from .cost import median_time
 from .report import write_text
@@ -52,8 +51,7 @@ def resize_bench(sizes: list[int], ratios: list[int], repeats: int, warmup: int)
             for dev in _devices():
                 x = (u8.permute(2, 0, 1)[None].float() / 255).to(dev).contiguous(memory_format=CL)
                 e_dev = e.to(dev).to(memory_format=CL)
-                cases[f"torchvision bicubic aa ({dev})"] = (dev, lambda x=x: F.interpolate(
-                    x, size=out, mode="bicubic", antialias=True))
+                cases[f"torchvision bicubic aa ({dev})"] = (dev, lambda x=x: bicubic(x, out))
                 cases[f"learned E ({dev})"] = (dev, lambda x=x, e_dev=e_dev: e_dev(x))
             with torch.inference_mode():
                 times = {name: median_time(fn, repeats, warmup, sync=dev == "cuda") for name, (dev, fn) in cases.items()}
@@ -77,8 +75,7 @@ def classify_bench(arch: str, num_classes: int, image_size: int, ratios: list[in
             cases = {(f"classifier @{image_size}", image_size): lambda: net(x)}
             for r, e in downscalers.items():
                 side = output_size(image_size, image_size, r)
-                cases[(f"bicubic_aa + student @{side[0]}", side[0])] = lambda side=side: net(
-                    F.interpolate(x, size=side, mode="bicubic", antialias=True))
+                cases[(f"bicubic_aa + student @{side[0]}", side[0])] = lambda side=side: net(bicubic(x, side))
                 cases[(f"E + student @{side[0]}", side[0])] = lambda e=e: net(e(x))
             with torch.inference_mode():
                 for (name, side), fn in cases.items():

@@ -12,13 +12,7 @@ from downscale.thumbnet.dynamic_train import (
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These small models run 10-20x faster on one thread when the CPU cores are shared and busy."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def config(**overrides):
