@@ -1,7 +1,17 @@
 import pytest
 import torch
+import torch.nn.functional as F
 
+import downscale.model
 from downscale.model import Downscaler, bicubic, grid_bicubic, output_size
+
+
+def skip(arch: str, x: torch.Tensor, ratio: int) -> torch.Tensor:
+    """The classical thumbnail E corrects: block mean for "area", bicubic on the ratio's grid otherwise."""
+    if arch == "area":
+        rows, cols = output_size(x.shape[-2], x.shape[-1], ratio)
+        return F.avg_pool2d(x[..., : rows * ratio, : cols * ratio], ratio)
+    return grid_bicubic(x, ratio)
 
 
 @pytest.mark.parametrize(
@@ -34,6 +44,18 @@ def test_untrained_downscaler_is_exactly_antialiased_bicubic(ratio, size, arch):
         torch.testing.assert_close(y, bicubic(x, y.shape[-2:]), rtol=0, atol=1e-6)
 
 
+@pytest.mark.parametrize("ratio", [2, 4])
+@pytest.mark.parametrize("size", [(224, 224), (7, 9), (33, 17), (4, 5)])
+def test_untrained_area_downscaler_is_the_block_mean(ratio, size):
+    model = Downscaler(ratio, arch="area").eval()
+    x = torch.rand(3, 3, *size)
+    y = model(x)
+    assert y.shape == (3, 3, *output_size(*size, ratio))
+    torch.testing.assert_close(y, skip("area", x, ratio), rtol=0, atol=1e-6)
+    if size[0] % ratio == 0 and size[1] % ratio == 0:  # then also torch's area resize
+        torch.testing.assert_close(y, F.interpolate(x, size=y.shape[-2:], mode="area"), rtol=0, atol=1e-6)
+
+
 @pytest.mark.parametrize("arch", ["paper", "unshuffle"])
 def test_correction_is_added_and_cropped_for_odd_sizes(arch):
     model = Downscaler(4, width=8, arch=arch).eval()
@@ -41,7 +63,7 @@ def test_correction_is_added_and_cropped_for_odd_sizes(arch):
     x = torch.rand(1, 3, 37, 41)
     y = model(x)
     assert y.shape == (1, 3, 9, 10)
-    torch.testing.assert_close(y, grid_bicubic(x, 4) + 0.25)
+    torch.testing.assert_close(y, skip(arch, x, 4) + 0.25)
 
 
 def test_downscaler_trains_end_to_end():
@@ -83,7 +105,7 @@ def test_unsupported_ratio_or_arch_is_refused():
         Downscaler(2, arch="deep")
 
 
-@pytest.mark.parametrize("arch", ["paper", "unshuffle"])
+@pytest.mark.parametrize("arch", ["paper", "unshuffle", "area"])
 @pytest.mark.parametrize("ratio", [2, 4])
 def test_eval_forward_with_folded_layers_equals_training_graph(arch, ratio):
     torch.manual_seed(0)
@@ -95,7 +117,47 @@ def test_eval_forward_with_folded_layers_equals_training_graph(arch, ratio):
     x = torch.rand(2, 3, 37, 42)
     model.eval()
     with torch.no_grad():
-        size = output_size(37, 42, ratio)
-        crop = x[..., : size[0] * ratio, : size[1] * ratio] if arch == "unshuffle" else x
-        reference = grid_bicubic(x, ratio) + model.correction(model.features(crop * 2 - 1))[..., : size[0], : size[1]]
-        torch.testing.assert_close(model(x), reference, rtol=1e-5, atol=1e-5)
+        folded = model(x)
+        model.train()
+        model.features[1].eval()  # the training graph, with BatchNorm on its running statistics
+        torch.testing.assert_close(folded, model(x), rtol=1e-5, atol=1e-5)
+
+
+def _trained_area_model(ratio: int) -> Downscaler:
+    torch.manual_seed(0)
+    model = Downscaler(ratio, width=8, arch="area")
+    for _ in range(3):
+        model(torch.rand(4, 3, 32, 32))
+    torch.nn.init.normal_(model.correction.weight, std=0.1)
+    return model.eval()
+
+
+@pytest.mark.parametrize("ratio", [2, 4])
+def test_area_strips_join_exactly(ratio, monkeypatch):
+    model, x = _trained_area_model(ratio), torch.rand(2, 3, 75, 50)
+    with torch.no_grad():
+        whole = model(x)
+        monkeypatch.setattr(downscale.model, "STRIP", 4)  # 75 // ratio rows: several strips and a short last one
+        assert torch.equal(model(x), whole)
+
+
+@pytest.mark.parametrize("arch", ["paper", "unshuffle", "area"])
+def test_uint8_input_reads_as_value_over_255(arch):
+    model = _trained_area_model(2) if arch == "area" else Downscaler(2, width=8, arch=arch).eval()
+    u8 = torch.randint(0, 256, (1, 3, 20, 22), dtype=torch.uint8)
+    with torch.no_grad():
+        torch.testing.assert_close(model(u8), model(u8.float() / 255), rtol=0, atol=1e-6)
+    with pytest.raises(TypeError, match="uint8 at inference"):
+        model.train()(u8)
+
+
+@pytest.mark.parametrize("ratio", [2, 4])
+def test_area_downscaler_keeps_flat_colours_exactly(ratio):
+    model = _trained_area_model(ratio)
+    torch.nn.init.normal_(model.correction.weight, std=0.5)
+    flat = torch.tensor([0.8, 0.1, 0.3]).view(1, 3, 1, 1).expand(1, 3, 24, 40)
+    with torch.no_grad():
+        torch.testing.assert_close(model(flat), flat[..., : 24 // ratio, : 40 // ratio], rtol=0, atol=1e-6)
+        step = flat.clone()
+        step[..., 20:] = 0.5  # an edge: here the correction may act, and does
+        assert (model(step) - skip("area", step, ratio)).abs().max() > 1e-3
