@@ -10,6 +10,7 @@ import functools
 import math
 import numbers
 import os
+import warnings
 from typing import Callable, TypeVar
 
 import numpy as np
@@ -99,7 +100,7 @@ def _auto_ratio(x: torch.Tensor, ratio: str, size, device) -> int:
     colour = x[:, :-1] if x.shape[1] in (2, 4) else x
     rgb = colour.expand(-1, 3, -1, -1) if colour.shape[1] == 1 else colour
     with torch.no_grad():
-        return choose_ratios(rgb, device=device)[0]
+        return choose_ratios(_as_float(rgb), device=device)[0]
 
 
 def _target(height: int, width: int, ratio, size) -> tuple[tuple[int, int], float]:
@@ -149,23 +150,33 @@ def _downscaler(weights: Weights, factor: float, device) -> Downscaler | None:
 
 
 def _resize_batch(x: torch.Tensor, out_size: tuple[int, int], factor: float, weights: Weights) -> torch.Tensor:
-    """``[B, C, H, W]`` float in [0, 1] with C = 1..4 -> ``[B, C, *out_size]``."""
+    """``[B, C, H, W]`` uint8 or float in [0, 1] with C = 1..4 -> float ``[B, C, *out_size]``.
+
+    E reads uint8 colour as it is (the fast "area" E converts strip by strip); everything else
+    works in float.
+    """
     colour, alpha = (x[:, :-1], x[:, -1:]) if x.shape[1] in (2, 4) else (x, None)
     if alpha is not None:
-        colour = colour * alpha  # resize premultiplied colour, so transparent pixels don't bleed
+        alpha = _as_float(alpha)
+        colour = _as_float(colour) * alpha  # resize premultiplied colour, so transparent pixels don't bleed
     gray = colour.shape[1] == 1
     rgb = colour.expand(-1, 3, -1, -1) if gray else colour
     model = _downscaler(weights, factor, x.device)
     if model is not None:
         model = model.to(x.device)
         rgb = apply_tiled(model, rgb.contiguous(memory_format=torch.channels_last))
-    rgb = bicubic(rgb, out_size)
+    rgb = bicubic(_as_float(rgb), out_size)
     colour = rgb.mean(dim=1, keepdim=True) if gray else rgb
     if alpha is None:
         return colour
     alpha = bicubic(alpha, out_size).clamp(0, 1)
     colour = torch.where(alpha > 1e-6, colour / alpha.clamp(min=1e-6), torch.zeros_like(colour))
     return torch.cat([colour, alpha], dim=1)
+
+
+def _as_float(x: torch.Tensor) -> torch.Tensor:
+    """A new float32 tensor in [0, 1] for uint8 input; float input as it is."""
+    return x.float().div_(255) if x.dtype == torch.uint8 else x
 
 
 def apply_tiled(model: Downscaler, x: torch.Tensor, tile: int = TILE, margin: int = 4) -> torch.Tensor:
@@ -182,7 +193,8 @@ def apply_tiled(model: Downscaler, x: torch.Tensor, tile: int = TILE, margin: in
     r = model.ratio
     out_h, out_w = output_size(height, width, r)
     step = max(1, tile // r)
-    out = x.new_empty(x.shape[0], 3, out_h, out_w).contiguous(memory_format=torch.channels_last)
+    dtype = x.dtype if x.is_floating_point() else torch.float32  # E's output is float, also for uint8 input
+    out = torch.empty(x.shape[0], 3, out_h, out_w, dtype=dtype, device=x.device, memory_format=torch.channels_last)
     for top in range(0, out_h, step):
         for left in range(0, out_w, step):
             bottom, right = min(out_h, top + step), min(out_w, left + step)
@@ -196,7 +208,8 @@ def apply_tiled(model: Downscaler, x: torch.Tensor, tile: int = TILE, margin: in
 
 
 # ---------------------------------------------------------------------------------------------
-# The conversion boundary: every supported input -> (float [B, C, H, W] in [0, 1], restore).
+# The conversion boundary: every supported input -> ([B, C, H, W] uint8, or float in [0, 1], restore).
+# uint8 stays uint8 (and, where the layout allows, a view of the input: nothing may write to it).
 
 Restore = Callable[[torch.Tensor], object]
 
@@ -224,14 +237,14 @@ def _tensor_to_batch(img: torch.Tensor) -> tuple[torch.Tensor, Restore]:
         )
     lead, chw = img.shape[:-3], img.shape[-3:]
     scale = _TORCH_SCALE.get(img.dtype)
-    x = img.reshape(-1, *chw).float()
-    if scale is not None:
-        x = x / scale
+    x = img.reshape(-1, *chw)
+    if img.dtype != torch.uint8:
+        x = x.float() / scale if scale is not None else x.to(torch.float32, copy=True)
     channels_last = img.ndim == 4 and not img.is_contiguous() and img.is_contiguous(memory_format=torch.channels_last)
 
     def restore(y: torch.Tensor) -> torch.Tensor:
-        y = y.to(img.device)
-        y = (y * scale).round().to(img.dtype) if scale is not None else y.to(img.dtype)
+        y = y.to(img.device)  # (y is this call's own output: scaled in place)
+        y = y.mul_(scale).round_().to(img.dtype) if scale is not None else y.to(img.dtype)
         y = y.reshape(*lead, *y.shape[-3:])
         return y.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
 
@@ -252,15 +265,20 @@ def _numpy_to_batch(img: np.ndarray) -> tuple[torch.Tensor, Restore]:
             f"numpy dtype {img.dtype} is not supported; use uint8, uint16 or float (values in [0, 1])"
         )
     scale = _INT_SCALE.get(img.dtype)
-    # one copy into float32; the NCHW view of this NHWC buffer is already channels_last
-    t = torch.from_numpy(hwc.astype(np.float32))
+    if img.dtype == np.uint8:
+        with warnings.catch_warnings():  # a read-only array (Pillow's) is only ever read
+            warnings.simplefilter("ignore", UserWarning)
+            t = torch.from_numpy(hwc)
+    else:  # one copy into float32
+        t = torch.from_numpy(hwc.astype(np.float32))
+        if scale is not None:
+            t /= scale
+    # the NCHW view of an NHWC buffer is already channels_last
     x = t.reshape(-1, *t.shape[-3:]).permute(0, 3, 1, 2)
-    if scale is not None:
-        x /= scale
 
     def restore(y: torch.Tensor) -> np.ndarray:
-        y = y.cpu().permute(0, 2, 3, 1)
-        y = (y * scale).round() if scale is not None else y
+        y = y.cpu().permute(0, 2, 3, 1)  # (y is this call's own output: scaled in place)
+        y = y.mul_(scale).round_() if scale is not None else y
         out = y.numpy().astype(img.dtype).reshape(*hwc.shape[:-3], *y.shape[1:])
         return out[..., 0] if img.ndim == 2 else out
 

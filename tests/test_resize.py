@@ -158,7 +158,7 @@ def test_errors_name_what_was_given_and_what_is_accepted(call, error, message):
         call()
 
 
-@pytest.mark.parametrize("arch", ["paper", "unshuffle"])
+@pytest.mark.parametrize("arch", ["paper", "unshuffle", "area"])
 @pytest.mark.parametrize("ratio, size", [(4, (203, 317)), (2, (130, 97))])
 def test_tiled_equals_untiled(arch, ratio, size):
     from downscale.resize import apply_tiled
@@ -167,11 +167,13 @@ def test_tiled_equals_untiled(arch, ratio, size):
     model = Downscaler(ratio, width=8, arch=arch).eval()
     torch.nn.init.normal_(model.correction.weight, std=0.2)
     x = torch.rand(1, 3, *size)
+    u8 = (x * 255).round().to(torch.uint8)
     with torch.no_grad():
-        whole = model(x)
-        tiled = apply_tiled(model, x, tile=48)
-    assert tiled.shape == whole.shape
-    assert (tiled - whole).abs().max() < 1e-5  # far inside the 1/255 a uint8 output can show
+        for image in (x, u8):  # E takes uint8 at inference; its output is float either way
+            whole = model(image)
+            tiled = apply_tiled(model, image, tile=48)
+            assert tiled.shape == whole.shape and tiled.dtype == whole.dtype == torch.float32
+            assert (tiled - whole).abs().max() < 1e-5  # far inside the 1/255 a uint8 output can show
 
 
 def test_auto_ratio_uses_the_predictor_per_image(monkeypatch):
@@ -186,3 +188,23 @@ def test_auto_ratio_uses_the_predictor_per_image(monkeypatch):
         learned_resize(torch.rand(2, 3, 64, 48), "auto")
     with pytest.raises(ValueError, match="'auto' or size, not both"):
         learned_resize(x, "auto", size=(8, 8))
+
+
+@pytest.mark.parametrize("ratio", [1, 2])
+def test_the_input_is_never_written(ratio):
+    model = Downscaler(2, width=4, arch="area").eval()
+    torch.nn.init.normal_(model.correction.weight, std=1.0)  # overshoots at edges: the output is clamped
+    weights = model if ratio == 2 else None
+    inputs = [torch.rand(3, 8, 8) * 1.5, (torch.rand(8, 8, 3).numpy() * 1.5), torch.randint(0, 256, (3, 8, 8), dtype=torch.uint8)]
+    for img in inputs:
+        before = img.clone() if isinstance(img, torch.Tensor) else img.copy()
+        learned_resize(img, ratio, weights=weights)
+        assert (torch.equal(img, before) if isinstance(img, torch.Tensor) else np.array_equal(img, before))
+
+
+def test_uint8_and_float_inputs_agree_with_the_area_downscaler(coffee_array):
+    model = Downscaler(2, width=8, arch="area").eval()
+    torch.nn.init.normal_(model.correction.weight, std=0.05)
+    from_uint8 = learned_resize(coffee_array, 2, weights=model)
+    from_float = learned_resize(coffee_array / np.float32(255), 2, weights=model)
+    assert np.abs(from_uint8 / 255.0 - from_float).max() < 1 / 255 / 2 + 1e-6  # same value up to rounding
