@@ -108,11 +108,12 @@ class MultiResolutionClassifier(nn.Module):
         self.classifier = Classifier(arch, num_classes, normalize)
         _switch_batchnorms(self.classifier.net, len(self.ratios))
         self._switches = [m for m in self.classifier.modules() if isinstance(m, SwitchableBatchNorm2d)]
-        # downscalers: {str(ratio): {"ratio", "width", "name"}} for each ratio > 1
+        # downscalers: {str(ratio): {"ratio", "width", "arch", "name"}} for each ratio > 1 (no arch: "paper")
         specs = downscalers or {str(r): {"ratio": r, "width": 32, "name": None} for r in self.ratios if r > 1}
         self.downscaler_specs = {str(k): dict(v) for k, v in specs.items()}
         self.downscalers = nn.ModuleDict({
-            k: Downscaler(v["ratio"], v["width"]).requires_grad_(False).eval() for k, v in self.downscaler_specs.items()
+            k: Downscaler(v["ratio"], v["width"], v.get("arch", "paper")).requires_grad_(False).eval()
+            for k, v in self.downscaler_specs.items()
         })
         missing = [r for r in self.ratios if r > 1 and str(r) not in self.downscalers]
         if missing:

@@ -31,8 +31,8 @@ def _opt(name: str, *, help: str, **kwargs):
 @_opt("ratio", type=click.Choice(["2", "4"]), callback=lambda c, p, v: int(v), help="side reduction factor.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="run folder (created).")
 @_opt("image_size", type=int, help="training image side (resize + centre crop).")
-@_opt("downscaler", type=click.Choice(["learned", "bicubic"]),
-      help="learned: train E; bicubic: baseline student on fixed antialiased-bicubic thumbnails.")
+@_opt("downscaler", help="learned: train E; bicubic: baseline student on antialiased-bicubic thumbnails; "
+      "or a downscaler's registry name or file: the student trains on that fixed E's thumbnails.")
 @_opt("strategy", type=click.Choice(["supervised", "distill", "fm"]),
       help="supervised: CL+MM; distill: KD+CL+MM; fm: FM+MM first stage, then distill.")
 @_opt("freeze_classifier", help="train E alone for the frozen teacher (use --tau 1 or --w-kd 0).")
@@ -50,12 +50,13 @@ def _opt(name: str, *, help: str, **kwargs):
 @_opt("w_cl", type=float, help="weight of CL (cross-entropy).")
 @_opt("w_mm", type=float, help="weight of MM (moment matching).")
 @_opt("w_fm", type=float, help="weight of FM (feature mapping).")
+@_opt("w_colour", type=float, help="weight of the L1 gap between thumbnail and image channel means.")
 @_opt("tau", type=float, help="KD temperature.")
 @_opt("lr_student", type=float, help="peak lr of S (AdamW, one-cycle).")
 @_opt("lr_downscaler", type=float, help="peak lr of E (and the FM decoder).")
 @_opt("weight_decay", type=float, help="AdamW weight decay.")
 @_opt("downscaler_width", type=click.IntRange(1), help="hidden channels of E.")
-@_opt("downscaler_arch", type=click.Choice(["paper", "unshuffle"]), help="layout of E (see Downscaler).")
+@_opt("downscaler_arch", type=click.Choice(["paper", "unshuffle", "area"]), help="layout of E (see Downscaler).")
 @_opt("cache", type=click.Path(file_okay=False), help="teacher-logit cache folder [default: OUT/cache].")
 @_opt("log_every", type=click.IntRange(1), help="steps between progress lines.")
 @_opt("device", help="cpu, cuda, cuda:1 ... [default: cuda if available].")

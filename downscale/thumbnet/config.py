@@ -19,7 +19,8 @@ class TrainConfig:
     normalize: str = "minus1to1"  # T's input normalisation: imagenet | minus1to1
     ratio: int = 4  # thumbnail side = image side / ratio (2 or 4)
     image_size: int = 224  # images are resized (short side) and centre-cropped to this
-    downscaler: str = "learned"  # learned: train E; bicubic: fixed antialiased bicubic (baseline)
+    downscaler: str = "learned"  # learned: train E; bicubic: antialiased bicubic (baseline); else a fixed
+    # E (registry name or weights file): the student learns on its thumbnails, E is not trained
     strategy: str = "distill"  # supervised (CL+MM) | distill (KD+CL+MM) | fm (FM+MM stage, then distill)
     freeze_classifier: bool = False  # train E alone for the frozen T (no student); use tau ~1 or KD 0
     student_init: str = "teacher"  # teacher: S starts as a copy of T; scratch: random init
@@ -37,28 +38,35 @@ class TrainConfig:
     w_cl: float = 1.0
     w_mm: float = 1.0
     w_fm: float = 1.0
+    w_colour: float = 0.0  # weight of the L1 colour-mean term (thumbnail vs image channel means)
     tau: float = 4.0  # KD temperature
     lr_student: float = 2e-4  # AdamW + one-cycle peak learning rates
     lr_downscaler: float = 2e-3
     weight_decay: float = 1e-4
     downscaler_width: int = 32  # channels of E's hidden layer
-    downscaler_arch: str = "paper"  # E's layout: paper (two 5x5 convs) | unshuffle (see model.Downscaler)
+    downscaler_arch: str = "paper"  # E's layout: paper (two 5x5 convs) | unshuffle | area (see model.Downscaler)
     cache: str | None = None  # folder for the teacher-logit cache (default: OUT/cache)
     log_every: int = 20  # steps between progress lines
     device: str | None = None  # default: cuda if available, else cpu
 
     def __post_init__(self):
-        choices = {"strategy": STRATEGIES, "downscaler": DOWNSCALERS, "student_init": ("teacher", "scratch"),
-                   "ratio": (2, 4)}
+        choices = {"strategy": STRATEGIES, "student_init": ("teacher", "scratch"), "ratio": (2, 4)}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"TrainConfig.{name} must be one of {allowed}, got {getattr(self, name)!r}")
-        if self.freeze_classifier and self.downscaler == "bicubic":
+        if not self.downscaler:
+            raise ValueError("TrainConfig.downscaler must be 'learned', 'bicubic' or a downscaler's name or file")
+        if self.freeze_classifier and self.downscaler != "learned":
             raise ValueError("freeze_classifier trains E alone, so it needs downscaler='learned'")
         if self.freeze_classifier and self.strategy == "fm":
             raise ValueError("freeze_classifier has no student to feature-map; use strategy supervised or distill")
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError("epochs and batch_size must be >= 1")
+
+    @property
+    def fixed_downscaler(self) -> str | None:
+        """The fixed E's name or file, when the student trains on a given E's thumbnails."""
+        return None if self.downscaler in DOWNSCALERS else self.downscaler
 
     @property
     def stage_epochs(self) -> list[str]:

@@ -20,6 +20,12 @@ def moment_matching(thumb: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
     return (mean_gap.square() + var_gap.square()).mean()
 
 
+def colour_shift(thumb: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+    """Mean absolute gap of per-channel means between ``[N, C, h, w]`` and ``[N, C, H, W]`` (a colour
+    cast); unlike MM's squared gap it keeps pulling when the gap is already small."""
+    return (thumb.float().mean((-2, -1)) - image.float().mean((-2, -1))).abs().mean()
+
+
 def distillation(student_logits: torch.Tensor, teacher_logits: torch.Tensor, tau: float) -> torch.Tensor:
     """KD: ``tau**2 * KL(softmax(teacher / tau) || softmax(student / tau))``, mean over the batch."""
     log_p_student = F.log_softmax(student_logits.float() / tau, dim=-1)

@@ -24,7 +24,7 @@ from ..model import Downscaler, bicubic, output_size
 from ..pretrained import save_weights, sha256
 from .config import TrainConfig
 from .data import IndexedImageFolder, cache_key, epoch_flips, flip_where, split_holdout, teacher_logits
-from .losses import classification, distillation, feature_mapping, moment_matching
+from .losses import classification, colour_shift, distillation, feature_mapping, moment_matching
 from .nets import ThumbNet, build_student, build_teacher, fm_channels, tap
 
 CL = torch.channels_last
@@ -56,6 +56,18 @@ def _train_mode(net: ThumbNet, cfg: TrainConfig) -> None:
     net.train()
     if cfg.freeze_classifier:
         net.classifier.eval()  # the frozen teacher keeps its BN statistics
+    if cfg.fixed_downscaler:
+        net.downscaler.eval()  # a given E is used as shipped
+
+
+def _fixed_downscaler(cfg: TrainConfig) -> Downscaler:
+    """The given E, frozen; its ratio must be the run's."""
+    from ..pretrained import load_downscaler
+
+    e = load_downscaler(cfg.fixed_downscaler).requires_grad_(False).eval()
+    if e.ratio != cfg.ratio:
+        raise ValueError(f"downscaler {cfg.fixed_downscaler} reduces by {e.ratio}, but --ratio is {cfg.ratio}")
+    return e
 
 
 def _eta(seconds: float) -> str:
@@ -142,13 +154,14 @@ def train(cfg: TrainConfig, *, resume: bool = False, stop_after: int | None = No
     held_logits = cached_logits(held_idx, False) if held_idx else None
 
     torch.manual_seed(cfg.seed)  # after the cache, which may or may not have drawn random numbers
-    downscaler = None
+    downscaler = None  # the E being trained
     if cfg.downscaler == "learned":
         downscaler = Downscaler(cfg.ratio, cfg.downscaler_width, cfg.downscaler_arch)
+    thumbnailer = downscaler or (_fixed_downscaler(cfg) if cfg.fixed_downscaler else None)
     classifier = teacher if cfg.freeze_classifier else build_student(cfg, teacher)
     fm = cfg.strategy == "fm"
     channels = fm_channels(teacher, cfg.fm_layer, 64) if fm else None
-    net = ThumbNet(downscaler, classifier, cfg.ratio, cfg.fm_layer if fm else None, channels)
+    net = ThumbNet(thumbnailer, classifier, cfg.ratio, cfg.fm_layer if fm else None, channels)
     net.to(device, memory_format=CL)
     teacher_store: dict = {}
     if fm:
@@ -224,6 +237,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, stop_after: int | None = No
                 mm = moment_matching(thumb, x)
                 if downscaler is not None and cfg.w_mm > 0:
                     terms["mm"] = (cfg.w_mm, mm)
+                if downscaler is not None and cfg.w_colour > 0:
+                    terms["colour"] = (cfg.w_colour, colour_shift(thumb, x))
                 loss = sum(w * value for w, value in terms.values())
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -287,7 +302,7 @@ def export(net: ThumbNet, cfg: TrainConfig, record: dict) -> None:
     for name in ("downscaler.pt", "student.pt"):
         if (out / name).exists():
             raise WeightsError(f"{out / name} exists; export never overwrites, pick a new --out")
-    if net.downscaler is not None:
+    if cfg.downscaler == "learned":
         record["downscaler_sha256"] = save_weights(net.downscaler, out / "downscaler.pt", **common)
     if not cfg.freeze_classifier:
         record["student_sha256"] = save_weights(net.classifier, out / "student.pt", **common,
@@ -310,8 +325,9 @@ def model_card(cfg: TrainConfig, record: dict) -> str:
     h = record.get("holdout", {})
     stages = cfg.stage_epochs
     losses = {"supervised": "CL + MM", "distill": "KD + CL + MM", "fm": "FM + MM first stage, then KD + CL + MM"}
-    trained = "E (learned downscaler) and student S" if cfg.downscaler == "learned" else \
-        "student S on fixed antialiased-bicubic thumbnails (baseline, no E)"
+    trained = {"learned": "E (learned downscaler) and student S",
+               "bicubic": "student S on fixed antialiased-bicubic thumbnails (baseline, no E)"}.get(
+        cfg.downscaler, f"student S on the thumbnails of the fixed E `{cfg.downscaler}` (E not trained)")
     if cfg.freeze_classifier:
         trained = "E alone, for the frozen teacher (no student)"
     speed = [e["images_per_s"] for e in record["history"]]
@@ -336,13 +352,14 @@ def model_card(cfg: TrainConfig, record: dict) -> str:
         "## Recipe",
         f"- Strategy `{cfg.strategy}`: {losses[cfg.strategy]}"
         + (f" (FM at `{cfg.fm_layer}`, {cfg.fm_epochs} epoch(s))" if cfg.strategy == "fm" else "") + ".",
-        f"- Loss weights: KD {cfg.w_kd} (tau {cfg.tau}), CL {cfg.w_cl}, MM {cfg.w_mm}"
+        f"- Loss weights: KD {cfg.w_kd} (tau {cfg.tau}), CL {cfg.w_cl}, MM {cfg.w_mm}, colour {cfg.w_colour}"
         + (f", FM {cfg.w_fm}" if cfg.strategy == "fm" else "")
         + ". KD targets: the teacher's logits on the full-size image" + (" (and its flip)" if cfg.flip else "")
         + ", computed once and cached.",
         f"- Student init: {'from the teacher' if cfg.student_init == 'teacher' else 'random'}; "
-        f"E: residual over antialiased bicubic, arch `{cfg.downscaler_arch}`, width {cfg.downscaler_width}"
-        + ("" if cfg.downscaler == "learned" else " (not used: bicubic baseline)") + ".",
+        f"E: residual over {'area (block mean)' if cfg.downscaler_arch == 'area' else 'antialiased bicubic'}, arch `{cfg.downscaler_arch}`, width {cfg.downscaler_width}"
+        + ("" if cfg.downscaler == "learned" else " (not used: bicubic baseline)" if cfg.downscaler == "bicubic"
+           else f" (not used: the student trains on the fixed E `{cfg.downscaler}`)") + ".",
         f"- AdamW (weight decay {cfg.weight_decay}), one-cycle schedule, peak lr {cfg.lr_student} (S) / "
         f"{cfg.lr_downscaler} (E); {len(stages)} epoch(s), batch {cfg.batch_size} x {record['world_size']} "
         f"process(es), seed {cfg.seed}.",
@@ -368,7 +385,7 @@ def model_card(cfg: TrainConfig, record: dict) -> str:
     if "top1_teacher_on_E" in h:
         lines.append(f"| teacher | E {cfg.image_size // cfg.ratio} px | {_pct(h.get('top1_teacher_on_E'))} |")
     who = "teacher (frozen)" if cfg.freeze_classifier else "this run's student"
-    thumbs = "E" if cfg.downscaler == "learned" else "bicubic"
+    thumbs = "bicubic" if cfg.downscaler == "bicubic" else "E"
     lines.append(f"| {who} | {thumbs} {cfg.image_size // cfg.ratio} px | {_pct(h.get('top1_trained'))} |")
     if "psnr_E_vs_bicubic" in h:
         lines += ["", f"E's thumbnails vs antialiased bicubic: PSNR {h['psnr_E_vs_bicubic']:.1f} dB."]

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from downscale.classifiers import Classifier
-from downscale.thumbnet.losses import FMDecoder, classification, distillation, feature_mapping, moment_matching
+from downscale.thumbnet.losses import (FMDecoder, classification, colour_shift, distillation, feature_mapping,
+                                      moment_matching)
 from downscale.thumbnet.nets import fm_channels, tap
 
 
@@ -24,6 +25,16 @@ def test_moment_matching_averages_channels():
     thumb = torch.zeros(2, 3, 2, 2)
     thumb[0, 1] = 1.0  # one of six image-channels has a mean gap of 1
     assert moment_matching(thumb, image).item() == pytest.approx(1 / 6)
+
+
+def test_colour_shift_is_the_mean_absolute_gap_of_channel_means():
+    image = torch.zeros(2, 3, 4, 4)
+    image[:, :, :2] = 1  # every channel mean 0.5
+    thumb = torch.full((2, 3, 2, 2), 0.5)
+    assert colour_shift(thumb, image).item() == 0  # same means, although the variances differ
+    thumb[0, 2] = 0.25  # one of six image-channels 0.25 too dark, one 0.125 too bright
+    thumb[1, 0] = 0.625
+    assert colour_shift(thumb, image).item() == pytest.approx((0.25 + 0.125) / 6)
 
 
 def test_distillation_known_answer():

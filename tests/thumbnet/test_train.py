@@ -107,6 +107,19 @@ def test_bicubic_baseline_and_frozen_classifier(tiny_config, tmp_path):
     assert record["holdout"]["top1_teacher_on_E"] == record["holdout"]["top1_trained"]
 
 
+def test_student_on_a_fixed_downscaler(tiny_config, tmp_path):
+    record = train(tiny_config(out=str(tmp_path / "fixed"), downscaler="area-identity-r4-v0", ratio=4),
+                   echo=lambda *a: None)
+    assert not (tmp_path / "fixed" / "downscaler.pt").exists()  # E is given, not trained
+    assert load_weights(tmp_path / "fixed" / "student.pt")["downscaler"] == "area-identity-r4-v0"
+    assert "top1_teacher_on_E" in record["holdout"]
+    assert "fixed E `area-identity-r4-v0`" in (tmp_path / "fixed" / "card.md").read_text()
+    with pytest.raises(ValueError, match="reduces by 4, but --ratio is 2"):
+        train(tiny_config(out=str(tmp_path / "bad"), downscaler="area-identity-r4-v0", ratio=2), echo=lambda *a: None)
+    with pytest.raises(ValueError, match="needs downscaler='learned'"):
+        tiny_config(downscaler="area-identity-r4-v0", freeze_classifier=True)
+
+
 def test_smoke_16_real_images_with_the_shared_teacher(tmp_path):
     data = SHARED / "data" / "imagenette-224" / "train"
     weights = SHARED / "models" / "mobilenet_v2_imagenet" / "mobilenet_v2_1001.pt"
