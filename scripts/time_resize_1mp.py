@@ -3,8 +3,8 @@
     python scripts/time_resize_1mp.py [--repeats 15]
 
 Prints the median of --repeats runs after 2 warm-ups, for ratios 2 and 4, with the registry default
-E (bicubic-identity: the paper layout, the same compute as a trained E of that layout), the ThumbNet
-v1 E's and the fast `unshuffle` E; torch uses all cores.
+E (the fast `area` layout: frozen-mobilenet_v2-r2-v3 at ratio 2, area-identity-r4-v0 at ratio 4), the
+paper-layout E's (bicubic-identity, ThumbNet v1) and the `unshuffle` E's; torch uses all cores.
 """
 
 import argparse
@@ -17,6 +17,7 @@ from PIL import Image
 from skimage import data
 
 from downscale import learned_resize
+from downscale.pretrained import default_weights
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--repeats", type=int, default=15)
@@ -40,8 +41,9 @@ for ratio in (2, 4):
     size = (1024 // ratio, 1024 // ratio)
     pil = median_ms(lambda: photo.resize(size, Image.Resampling.BICUBIC))
     print(f"ratio {ratio}: Pillow bicubic {pil:.1f} ms")
-    candidates = [None, f"thumbnet-mobilenet_v2-imagenette-r{ratio}-v1"] + (["frozen-mobilenet_v2-r2-v1"] if ratio == 2 else [])
+    candidates = [None, f"bicubic-identity-r{ratio}-v0", f"thumbnet-mobilenet_v2-imagenette-r{ratio}-v1"]
+    candidates += ["frozen-mobilenet_v2-r2-v2"] if ratio == 2 else []
     for weights in candidates:
-        label = weights or "default (bicubic-identity, paper layout)"
+        label = weights or f"default ({default_weights(ratio)})"
         ms = median_ms(lambda: learned_resize(photo, ratio, weights=weights))
         print(f"  learned_resize {label:45s} {ms:7.1f} ms  {ms / pil:5.1f}x Pillow")
