@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 
@@ -16,6 +17,20 @@ from .convert import Options, Result, Task, convert_one
 
 def _init_worker(threads: int):
     os.environ["OMP_NUM_THREADS"] = str(threads)  # read by torch when (and if) a worker imports it
+    if "torch" in sys.modules:  # forked from a parent that had imported it
+        sys.modules["torch"].set_num_threads(threads)
+
+
+def _start_method() -> str:
+    """"fork" where it exists and is safe, so workers inherit the parent's imports (importing torch
+    takes seconds); else "spawn". Forking is safe here because the parent has run torch only on
+    tiny tensors (cli._check_learned), which never start its OpenMP thread pool, and no CUDA."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return "spawn"
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_initialized():
+        return "spawn"
+    return "fork"
 
 
 def run_local(tasks: list[Task], opts: Options, jobs: int = 1) -> Iterator[Result]:
@@ -25,7 +40,7 @@ def run_local(tasks: list[Task], opts: Options, jobs: int = 1) -> Iterator[Resul
             yield convert_one(task, opts)
         return
     threads = max(1, (os.cpu_count() or 1) // jobs)
-    context = multiprocessing.get_context("spawn")  # fork after torch's thread pools start can deadlock
+    context = multiprocessing.get_context(_start_method())
     with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=(threads,)) as pool:
         yield from pool.map(convert_one, tasks, [opts] * len(tasks), chunksize=4)
 

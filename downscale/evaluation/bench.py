@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
 from pathlib import Path
 
 import click
+import numpy as np
 import torch
 from PIL import Image
 
 from ..classifiers import build_classifier
+from ..convert import find_images
 from ..model import bicubic, output_size
 from ..pretrained import default_weights, load_downscaler
+from ..resize import learned_resize
 from .cost import median_time
 from .report import write_text
 
@@ -34,7 +45,8 @@ def _devices() -> list[str]:
 def resize_bench(sizes: list[int], ratios: list[int], repeats: int, warmup: int) -> list[dict]:
     """Median seconds per image for each method at each square size and ratio (batch of one image).
 
-    PIL methods take a PIL RGB image; torch methods a float ``[1, 3, S, S]`` channels_last tensor.
+    PIL methods and ``learned_resize`` take and return a PIL RGB image (the user's path, default E);
+    the torch rows time E and torchvision's bicubic alone on a float ``[1, 3, S, S]`` channels_last tensor.
     """
     rows = []
     g = torch.Generator().manual_seed(0)
@@ -47,6 +59,7 @@ def resize_bench(sizes: list[int], ratios: list[int], repeats: int, warmup: int)
             cases = {
                 "PIL bicubic": ("cpu", lambda: pil.resize(out[::-1], Image.Resampling.BICUBIC)),
                 "PIL reduce": ("cpu", lambda: pil.reduce(ratio)),
+                "learned_resize (PIL in/out)": ("cpu", lambda: learned_resize(pil, ratio)),
             }
             for dev in _devices():
                 x = (u8.permute(2, 0, 1)[None].float() / 255).to(dev).contiguous(memory_format=CL)
@@ -60,6 +73,103 @@ def resize_bench(sizes: list[int], ratios: list[int], repeats: int, warmup: int)
                 rows.append({"size": size, "ratio": ratio, "method": name, "ms": 1e3 * t, "vs_pil_bicubic": t / base,
                              "megapixels_per_s": size * size / t / 1e6})
     return rows
+
+
+def batch_bench(batch: int, size: int, ratios: list[int], repeats: int, warmup: int) -> list[dict]:
+    """Images per second for a batch of ``batch`` RGB ``size``-px images: Pillow bicubic over the list of
+    PIL images vs ``learned_resize`` on the uint8 ``[batch, 3, size, size]`` tensor (one call)."""
+    g = torch.Generator().manual_seed(0)
+    u8 = torch.randint(0, 256, (batch, 3, size, size), dtype=torch.uint8, generator=g)
+    pils = [Image.fromarray(img.permute(1, 2, 0).numpy()) for img in u8]
+    rows = []
+    for ratio in ratios:
+        out = output_size(size, size, ratio)
+        t_pil = median_time(lambda: [p.resize(out[::-1], Image.Resampling.BICUBIC) for p in pils], repeats, warmup)
+        t_e = median_time(lambda: learned_resize(u8, ratio), repeats, warmup)
+        for name, t in (("PIL bicubic, one image at a time", t_pil), ("learned_resize, uint8 batch tensor", t_e)):
+            rows.append({"batch": batch, "size": size, "ratio": ratio, "method": name, "ms_per_batch": 1e3 * t,
+                         "images_per_s": batch / t, "vs_pil_bicubic": t / t_pil})
+    return rows
+
+
+def convert_bench(folder: str, ratio: int, jobs: int, repeats: int) -> list[dict]:
+    """Seconds and images per second of ``downscale convert FOLDER --jobs J`` as a real subprocess
+    (start-up, decode, resize, encode and write included) for ``--method learned`` and ``bicubic``,
+    median of ``repeats`` runs into fresh folders; also the rate after start-up,
+    ``(N - 1) / (T_N - T_1)``, where ``T_1`` is the same command on the folder's first image alone."""
+    files = [f for f, _ in find_images([Path(folder)], Path(tempfile.gettempdir()) / "unused", recursive=True)[0]]
+    if len(files) < 2:
+        raise click.BadParameter(f"{folder} holds {len(files)} image(s); timing needs at least 2", param_hint="--folder")
+    rows = []
+    with tempfile.TemporaryDirectory() as one:
+        shutil.copy(files[0], Path(one) / files[0].name)
+        for method in ("learned", "bicubic"):
+            t_all, t_one = (statistics.median(_time_convert(src, ratio, jobs, method) for _ in range(repeats))
+                            for src in (folder, one))
+            rows.append({"method": method, "images": len(files), "ratio": ratio, "jobs": jobs, "seconds": t_all,
+                         "images_per_s": len(files) / t_all, "seconds_one_image": t_one,
+                         "images_per_s_after_startup": (len(files) - 1) / max(t_all - t_one, 1e-9)})
+    return rows
+
+
+def _time_convert(folder: str, ratio: int, jobs: int, method: str) -> float:
+    with tempfile.TemporaryDirectory() as out:
+        command = [sys.executable, "-m", "downscale", "convert", folder, "-o", out, "--ratio", str(ratio),
+                   "--jobs", str(jobs), "--method", method]
+        start = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True)
+        seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise click.ClickException(f"{shlex.join(command)} failed:\n{done.stderr[-2000:]}")
+    return seconds
+
+
+_LARGE = """
+import json, sys, time
+import numpy as np, torch
+from downscale import learned_resize
+from downscale.resize import apply_tiled
+from downscale.pretrained import default_weights, load_downscaler
+
+def mb(field):  # Linux: resident (VmRSS) and peak resident (VmHWM) memory of this process
+    return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith(field)) / 1024
+
+side, ratio, untiled = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "1"
+img = np.random.default_rng(0).integers(0, 256, (side, 3 * side), dtype=np.uint8).reshape(side, side, 3)
+e = load_downscaler(default_weights(ratio))
+base = mb("VmRSS:")
+open("/proc/self/clear_refs", "w").write("5")  # reset the peak to the current resident size
+start = time.perf_counter()
+if untiled:
+    with torch.no_grad():
+        y = apply_tiled(e, torch.from_numpy(img).permute(2, 0, 1)[None], tile=side + 1)
+    y = (y.clamp(0, 1) * 255).round().to(torch.uint8)[0].permute(1, 2, 0).numpy()
+else:
+    y = learned_resize(img, ratio, weights=e)
+seconds = time.perf_counter() - start
+peak = mb("VmHWM:")
+np.save(sys.argv[4], y)
+print(json.dumps({"seconds": seconds, "input_mb": img.nbytes / 2**20, "extra_peak_mb": peak - base}))
+"""
+
+
+def large_bench(megapixels: float, ratio: int) -> dict:
+    """Peak memory and time of ``learned_resize`` on one uint8 RGB image of ``megapixels``, each in a
+    fresh process (peak resident memory above what the process held with the input loaded; Linux
+    only), tiled (the default above TILE² pixels) and untiled, and the largest difference between the
+    two outputs (in 1/255 steps)."""
+    side = int(math.sqrt(megapixels * 1e6))
+    result = {"megapixels": side * side / 1e6, "ratio": ratio}
+    with tempfile.TemporaryDirectory() as tmp:
+        for mode, flag in (("tiled", "0"), ("untiled", "1")):
+            done = subprocess.run([sys.executable, "-c", _LARGE, str(side), str(ratio), flag, f"{tmp}/{mode}.npy"],
+                                  capture_output=True, text=True)
+            if done.returncode != 0:
+                raise click.ClickException(f"large-image run ({mode}) failed:\n{done.stderr[-2000:]}")
+            result[mode] = json.loads(done.stdout.strip().splitlines()[-1])
+        a, b = (np.load(f"{tmp}/{m}.npy").astype(np.int16) for m in ("tiled", "untiled"))
+        result["max_diff_levels"] = int(np.abs(a - b).max())
+    return result
 
 
 def classify_bench(arch: str, num_classes: int, image_size: int, ratios: list[int], batches: list[int],
@@ -90,37 +200,77 @@ def classify_bench(arch: str, num_classes: int, image_size: int, ratios: list[in
 @click.option("--ratios", default="2,4", show_default=True, callback=_ints)
 @click.option("--repeats", default=5, show_default=True, type=click.IntRange(1), help="Timed runs; the median is reported.")
 @click.option("--warmup", default=1, show_default=True, type=click.IntRange(0), help="Untimed runs before timing.")
+@click.option("--batch", default=32, show_default=True, type=click.IntRange(1), help="Images in the batch-resize case.")
+@click.option("--batch-side", default=224, show_default=True, type=click.IntRange(8), help="Their side in pixels.")
 @click.option("--classifier", default="mobilenet_v2", show_default=True, help="torchvision architecture for end-to-end.")
 @click.option("--num-classes", default=1001, show_default=True)
 @click.option("--image-size", default=224, show_default=True, help="Full-resolution side for end-to-end.")
 @click.option("--batches", default="1,32", show_default=True, callback=_ints, help="End-to-end batch sizes.")
 @click.option("--threads", default=os.cpu_count(), show_default=True, type=click.IntRange(1), help="torch CPU threads.")
+@click.option("--folder", type=click.Path(exists=True, file_okay=False),
+              help="Also time `downscale convert` on this folder of images (a real subprocess per run).")
+@click.option("--jobs", default=os.cpu_count(), show_default=True, type=click.IntRange(1), help="--jobs for --folder.")
+@click.option("--convert-ratio", default=2, show_default=True, type=click.IntRange(1), help="--ratio for --folder.")
+@click.option("--large-mp", type=click.FloatRange(1), help="Also measure peak memory on one image of this many megapixels.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the results here.")
-def bench(sizes, ratios, repeats, warmup, classifier, num_classes, image_size, batches, threads, json_path):
-    """Time resizing (learned E vs PIL bicubic, PIL reduce, torchvision antialiased bicubic) at each size and
-    ratio, and end-to-end classification (full-size classifier vs downscale + thumbnail student).
+def bench(sizes, ratios, repeats, warmup, batch, batch_side, classifier, num_classes, image_size, batches, threads,
+          folder, jobs, convert_ratio, large_mp, json_path):
+    """Time resizing (learned_resize and E vs PIL bicubic, PIL reduce, torchvision antialiased bicubic) at each
+    size and ratio, a batch of small images, end-to-end classification (full-size classifier vs downscale +
+    thumbnail student) and, on request, `downscale convert` on a folder and peak memory on a large image.
 
-    Every figure is the median of --repeats runs after --warmup runs, batch of one image for resizing.
+    Every time is the median of --repeats runs after --warmup runs.
     """
     torch.set_num_threads(threads)
     downscalers = {r: f"{default_weights(r)} ({load_downscaler(default_weights(r)).config()})" for r in ratios}
-    env = {"downscalers": downscalers, "torch": torch.__version__, "threads": torch.get_num_threads(), "cpu": platform.processor() or platform.machine(),
+    env = {"downscalers": downscalers, "torch": torch.__version__, "threads": torch.get_num_threads(),
+           "cpu": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
            "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None, "repeats": repeats, "warmup": warmup}
-    click.echo(f"# downscale bench: torch {env['torch']}, {env['threads']} CPU thread(s), CUDA: {env['cuda']}; "
-               f"median of {repeats} after {warmup} warm-up")
-    click.echo("E: " + "; ".join(f"ratio {r}: {d}" for r, d in downscalers.items()))
-    click.echo("\n## Resize, one image (PIL: RGB image; torch: float32 [1,3,S,S] channels_last)\n")
+    results = {"env": env}
+    click.echo(f"# downscale bench: torch {env['torch']}, {env['threads']} CPU thread(s) of {env['cpu_count']}, "
+               f"CUDA: {env['cuda']}; median of {repeats} after {warmup} warm-up")
+    click.echo("E (registry defaults): " + "; ".join(f"ratio {r}: {d}" for r, d in downscalers.items()))
+
+    click.echo("\n## Resize, one image (PIL rows: RGB image in and out; torch rows: float32 [1,3,S,S] channels_last)\n")
     click.echo("| size | ratio | method | ms | × PIL bicubic time | MP/s |\n|---:|---:|---|---:|---:|---:|")
-    resize = resize_bench(sizes, ratios, repeats, warmup)
-    for r in resize:
+    results["resize"] = resize_bench(sizes, ratios, repeats, warmup)
+    for r in results["resize"]:
         click.echo(f"| {r['size']}² | {r['ratio']} | {r['method']} | {r['ms']:.3f} | {r['vs_pil_bicubic']:.2f} | "
                    f"{r['megapixels_per_s']:.1f} |")
+
+    click.echo(f"\n## Resize, a batch of {batch} RGB images of {batch_side}²\n")
+    click.echo("| ratio | method | ms / batch | images/s | × PIL bicubic time |\n|---:|---|---:|---:|---:|")
+    results["batch"] = batch_bench(batch, batch_side, ratios, repeats, warmup)
+    for r in results["batch"]:
+        click.echo(f"| {r['ratio']} | {r['method']} | {r['ms_per_batch']:.2f} | {r['images_per_s']:.0f} | "
+                   f"{r['vs_pil_bicubic']:.2f} |")
+
     click.echo(f"\n## Classification throughput ({classifier}, {num_classes} outputs, random weights; "
                f"student = same architecture on thumbnails)\n")
-    click.echo("| device | batch | pipeline | ms / batch | images/s |\n|---|---:|---|---:|---:|")
-    classify = classify_bench(classifier, num_classes, image_size, ratios, batches, repeats, warmup)
-    for r in classify:
-        click.echo(f"| {r['device']} | {r['batch']} | {r['pipeline']} | {r['ms_per_batch']:.2f} | {r['images_per_s']:.1f} |")
+    click.echo("| device | batch | pipeline | ms / batch | images/s | speed-up vs full size |\n|---|---:|---|---:|---:|---:|")
+    results["classify"] = classify_bench(classifier, num_classes, image_size, ratios, batches, repeats, warmup)
+    full = {(r["device"], r["batch"]): r["ms_per_batch"] for r in results["classify"] if r["input"] == image_size}
+    for r in results["classify"]:
+        r["speedup"] = full[r["device"], r["batch"]] / r["ms_per_batch"]
+        click.echo(f"| {r['device']} | {r['batch']} | {r['pipeline']} | {r['ms_per_batch']:.2f} | "
+                   f"{r['images_per_s']:.1f} | {r['speedup']:.2f}× |")
+
+    if folder:
+        click.echo(f"\n## `downscale convert {folder} --ratio {convert_ratio} --jobs {jobs}` (subprocess, start-up included)\n")
+        click.echo("| method | images | seconds | images/s | seconds for 1 image | images/s after start-up |\n"
+                   "|---|---:|---:|---:|---:|---:|")
+        results["convert"] = convert_bench(folder, convert_ratio, jobs, repeats)
+        for r in results["convert"]:
+            click.echo(f"| {r['method']} | {r['images']} | {r['seconds']:.2f} | {r['images_per_s']:.1f} | "
+                       f"{r['seconds_one_image']:.2f} | {r['images_per_s_after_startup']:.1f} |")
+    if large_mp:
+        click.echo(f"\n## One {large_mp:g}-MP uint8 RGB image, ratio {ratios[0]} (a fresh process each)\n")
+        r = results["large"] = large_bench(large_mp, ratios[0])
+        click.echo("| run | seconds | input (MB) | peak memory above the input (MB) |\n|---|---:|---:|---:|")
+        for mode in ("tiled", "untiled"):
+            m = r[mode]
+            click.echo(f"| {mode} | {m['seconds']:.2f} | {m['input_mb']:.0f} | {m['extra_peak_mb']:.0f} |")
+        click.echo(f"\nTiled vs untiled output: largest difference {r['max_diff_levels']} of 255.")
     if json_path:
-        write_text(Path(json_path), json.dumps({"env": env, "resize": resize, "classify": classify}, indent=1) + "\n")
+        write_text(Path(json_path), json.dumps(results, indent=1) + "\n")
         click.echo(f"\nwrote {json_path}")
