@@ -32,3 +32,19 @@ def test_using_the_api_does_not_import_training_or_evaluation_code():
 def test_bicubic_conversion_path_is_torch_free():
     modules = _modules_after("import downscale.cli, downscale.convert, downscale.engines")
     assert "torch" not in modules
+
+
+def test_help_lists_every_command_without_importing_torch():
+    out = subprocess.run([sys.executable, "-c", "import sys; from downscale.cli import main\n"
+                          "try: main(['--help'])\nexcept SystemExit: pass\nprint('torch' in sys.modules)"],
+                         capture_output=True, text=True, check=True).stdout
+    assert out.split()[-1] == "False"
+    for name in ("convert", "demo", "models", "train", "eval", "bench", "train-dynamic", "eval-dynamic"):
+        assert f"  {name} " in out
+
+
+def test_lazy_commands_short_help_is_their_own():
+    from downscale.cli import main
+
+    for name, (_, short) in main.lazy_subcommands.items():
+        assert main.get_command(None, name).get_short_help_str(limit=len(short)) == short, name

@@ -215,9 +215,11 @@ def classify_bench(arch: str, num_classes: int, image_size: int, ratios: list[in
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the results here.")
 def bench(sizes, ratios, repeats, warmup, batch, batch_side, classifier, num_classes, image_size, batches, threads,
           folder, jobs, convert_ratio, large_mp, json_path):
-    """Time resizing (learned_resize and E vs PIL bicubic, PIL reduce, torchvision antialiased bicubic) at each
-    size and ratio, a batch of small images, end-to-end classification (full-size classifier vs downscale +
-    thumbnail student) and, on request, `downscale convert` on a folder and peak memory on a large image.
+    """Time resizing, a batch, end-to-end classification, and on request a folder conversion and a large image.
+
+    Resizing: learned_resize and E vs PIL bicubic, PIL reduce and torchvision's antialiased bicubic at
+    each size and ratio; a batch of small images; end-to-end classification (full-size classifier vs
+    downscale + thumbnail student); `downscale convert` on --folder; peak memory on a --large-mp image.
 
     Every time is the median of --repeats runs after --warmup runs.
     """
