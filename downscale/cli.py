@@ -203,8 +203,8 @@ def _check_learned(ratio: float | str, weights: str | None, device: str):
 @main.command()
 @click.option("-o", "--output", "outdir", type=click.Path(path_type=Path, file_okay=False),
               default=Path("downscale-demo"), show_default=True)
-@click.option("--ratio", type=click.Choice(["2", "4"]), default="4", show_default=True)
-@click.option("--weights", default=None, help="Registry name or file (default: the newest learned E for the ratio).")
+@click.option("--ratio", type=click.Choice(["2", "4"]), default="2", show_default=True)
+@click.option("--weights", default=None, help="Registry name or file (default: learned_resize's default for the ratio).")
 def demo(outdir, ratio, weights):
     """Run a shipped learned downscaler on scikit-image's sample photos, beside bicubic, side by side."""
     from .demo import run_demo

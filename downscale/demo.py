@@ -17,19 +17,13 @@ from .resize import learned_resize
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "camera")
 
 
-def newest_learned(ratio: int) -> str:
-    """The last-named learned downscaler registered for ``ratio`` (else the default)."""
-    learned = sorted(n for n, m in list_pretrained().items() if m["ratio"] == ratio and m.get("learned"))
-    return learned[-1] if learned else default_weights(ratio)
-
-
 def run_demo(outdir: Path, ratio: int, weights: str | None = None) -> list[Path]:
     """Write each photo's learned and bicubic thumbnails and ``comparison.png``; returns the paths.
 
-    ``weights``: a registry name or file; default the newest learned E for the ratio.
+    ``weights``: a registry name or file; default learned_resize's default for the ratio.
     """
     outdir.mkdir(parents=True, exist_ok=True)
-    name = weights or newest_learned(ratio)
+    name = weights or default_weights(ratio)
     meta = list_pretrained().get(name, {})
     click.echo(f"downscaler: {name} ({'learned' if meta.get('learned') else 'NOT learned'}: {meta.get('summary', '')})")
     rows, written = [], []

@@ -123,10 +123,13 @@ def test_models_lists_the_registry():
 
 
 def test_demo_writes_thumbnails_and_comparison(tmp_path):
-    result = _run("demo", "-o", tmp_path / "demo", "--ratio", 4)
+    result = _run("demo", "-o", tmp_path / "demo")
     assert result.exit_code == 0, result.output
-    assert Image.open(tmp_path / "demo" / "astronaut_learned_r4.png").size == (128, 128)
-    assert Image.open(tmp_path / "demo" / "comparison_r4.png").size[0] == 768
+    assert "frozen-mobilenet_v2-r2-v3 (learned" in result.output  # the default E, named
+    assert Image.open(tmp_path / "demo" / "astronaut_learned_r2.png").size == (256, 256)
+    assert Image.open(tmp_path / "demo" / "comparison_r2.png").size[0] == 768
+    result = _run("demo", "-o", tmp_path / "demo4", "--ratio", 4)
+    assert result.exit_code == 0 and "area-identity-r4-v0 (NOT learned" in result.output
 
 
 def test_real_subprocess_on_shared_photos(tmp_path):
