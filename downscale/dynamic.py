@@ -217,6 +217,48 @@ class DynamicClassifier(nn.Module):
         return {r: f + predictor for r, f in self.classifier.flops(image_size).items()}
 
 
+def exit_steps(confidence: torch.Tensor, threshold: float) -> torch.Tensor:
+    """How many steps of an early-exit ladder each image runs: ``confidence`` ``[N, S]`` is the top
+    softmax probability at each step (cheapest first); an image stops at the first step reaching
+    ``threshold`` (the last step otherwise). Returns int64 ``[N]`` in ``1..S``."""
+    confident = confidence >= threshold
+    confident[:, -1] = True
+    return confident.int().argmax(1) + 1
+
+
+class EarlyExitClassifier(nn.Module):
+    """The multi-resolution classifier run cheapest ratio first (an alternative to DRNet's predictor):
+    an image whose top softmax probability over ``classes`` (logit indices; default all outputs)
+    reaches ``threshold`` stops there, the others go on to the next ratio of ``ladder``.
+
+    ``forward(x)`` with ``x`` ``[N, 3, H, W]`` float in [0, 1] returns ``(logits [N, K], ratios [N])``:
+    the logits of the ratio each image stopped at. Cost per image = the sum of the ratios it ran.
+    """
+
+    def __init__(self, classifier: MultiResolutionClassifier, threshold: float, ladder: tuple[int, ...] = (2, 1),
+                 classes: list[int] | None = None):
+        super().__init__()
+        unknown = [r for r in ladder if r not in classifier.ratios]
+        if unknown or not ladder:
+            raise ValueError(f"ladder {ladder} must be ratios of the classifier {classifier.ratios}")
+        self.classifier, self.threshold, self.ladder, self.classes = classifier, threshold, tuple(ladder), classes
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits, ratios = None, torch.zeros(len(x), dtype=torch.long, device=x.device)
+        todo = torch.arange(len(x), device=x.device)
+        for step, r in enumerate(self.ladder):
+            out = self.classifier(x[todo], r)
+            if logits is None:
+                logits = out.new_empty(len(x), out.shape[1])
+            logits[todo], ratios[todo] = out, r
+            scores = out if self.classes is None else out[:, self.classes]
+            if step + 1 < len(self.ladder):
+                todo = todo[scores.float().softmax(1).amax(1) < self.threshold]
+                if len(todo) == 0:
+                    break
+        return logits, ratios
+
+
 def load_multires(name_or_path: str | os.PathLike, device: str | torch.device | None = None) -> MultiResolutionClassifier:
     """A MultiResolutionClassifier in eval mode from a registry name or a file (strict load)."""
     return load_module(MultiResolutionClassifier, name_or_path, device)

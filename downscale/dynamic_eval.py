@@ -18,7 +18,8 @@ import click
 import torch
 
 from .classifiers import build_classifier, class_indices
-from .dynamic import DynamicClassifier, MultiResolutionClassifier, ResolutionPredictor, load_multires, load_predictor
+from .dynamic import (DynamicClassifier, MultiResolutionClassifier, ResolutionPredictor, exit_steps, load_multires,
+                      load_predictor)
 from .evaluation.stats import discordant, mcnemar_exact, wilson_interval
 
 
@@ -65,6 +66,35 @@ def compare(correct: torch.Tensor, costs: torch.Tensor, picks: dict[str, tuple[t
     return rows
 
 
+def early_exit_rows(correct: torch.Tensor, confidence: torch.Tensor, costs: torch.Tensor, thresholds: list[float],
+                    ladder=(2, 1), ratios=(1, 2, 4), seed: int = 0, permutations: int = 1000) -> list[dict]:
+    """Rows for the early-exit ladder (``EarlyExitClassifier``) at each threshold, from per-image
+    outcomes: ``correct`` / ``confidence`` ``[N, R]`` per ratio, ``costs`` ``[R]``. An image's FLOPs
+    are the sum over the ratios it ran. Each row is followed by a random exit with the same number
+    of images stopping at each step (so the same FLOPs), paired as in ``compare``."""
+    n, every = len(correct), torch.arange(len(correct))
+    cols = torch.tensor([ratios.index(r) for r in ladder])
+    spent = costs[cols].cumsum(0)
+    name = "->".join(str(r) for r in ladder)
+    rows = []
+    for t in thresholds:
+        steps = exit_steps(confidence[:, cols], t)
+        stop = cols[steps - 1]
+        mine = correct[every, stop]
+        g = torch.Generator().manual_seed(seed)
+        rand = correct[every, stop[torch.randperm(n, generator=g)]]
+        scores = torch.stack([correct[every, stop[torch.randperm(n, generator=g)]].float().mean()
+                              for _ in range(permutations)])
+        share = {f"share_r{r}": float((stop == i).float().mean()) for i, r in enumerate(ratios)}
+        flops = float(spent[steps - 1].mean())
+        rows.append(_row(f"early exit {name}, threshold {t:g}", mine, flops, **share, threshold=t,
+                         vs_fixed1=_paired(mine, correct[:, 0]), vs_random=_paired(mine, rand),
+                         p_permutation=float((scores >= mine.float().mean()).float().mean()),
+                         random_top1_mean=float(scores.mean()), random_top1_std=float(scores.std())))
+        rows.append(_row(f"random exit, shares of threshold {t:g} (seed {seed})", rand, flops, **share))
+    return rows
+
+
 def markdown(rows: list[dict], full_flops: float) -> str:
     """The rows as a Markdown table (FLOPs in M and relative to fixed ratio 1)."""
     lines = ["| method | top-1 (95% CI) | mean MFLOPs/image | vs fixed 1 | share 1/2/4 | p vs random | p vs fixed 1 |",
@@ -81,9 +111,11 @@ def markdown(rows: list[dict], full_flops: float) -> str:
 
 def evaluate_dynamic(student: MultiResolutionClassifier, predictors: dict[str, ResolutionPredictor], data: str,
                      image_size: int = 224, batch_size: int = 64, seed: int = 0, permutations: int = 1000,
-                     limit: int | None = None, teacher=None, device="cpu", echo=click.echo) -> dict:
+                     limit: int | None = None, teacher=None, device="cpu", echo=click.echo,
+                     exits: tuple[float, ...] = ()) -> dict:
     """Outcomes of ``student`` at every ratio on the ImageFolder ``data`` (first ``limit`` images if
-    given) and the comparison rows (see ``compare``); with ``teacher``, also its fixed-224 top-1."""
+    given) and the comparison rows (see ``compare``; ``early_exit_rows`` for each threshold in
+    ``exits``); with ``teacher``, also its fixed-224 top-1."""
     from .thumbnet.data import IndexedImageFolder
     from .thumbnet.dynamic_train import per_ratio_outcomes
 
@@ -102,6 +134,10 @@ def evaluate_dynamic(student: MultiResolutionClassifier, predictors: dict[str, R
             pick = predictor.eval()(outcomes["preview"]).argmax(1)
         picks[name] = (pick, DynamicClassifier(predictor, student).flops(image_size)[1] - fixed[1])
     rows = compare(outcomes["correct"], costs, picks, student.ratios, seed, permutations)
+    if exits:
+        oracle = rows.pop()  # keep the oracle last
+        rows += early_exit_rows(outcomes["correct"], outcomes["confidence"], costs, list(exits),
+                                ratios=tuple(student.ratios), seed=seed, permutations=permutations) + [oracle]
     if teacher is not None:
         teacher = teacher.to(device).eval()
         right = []
@@ -122,8 +158,10 @@ def evaluate_dynamic(student: MultiResolutionClassifier, predictors: dict[str, R
 @click.option("--data", required=True, type=click.Path(exists=True, file_okay=False),
               help="ImageFolder with wnid-named class folders (e.g. imagenette-224/val).")
 @click.option("--student", required=True, help="multi-resolution classifier: registry name or file.")
-@click.option("--predictor", "predictors", multiple=True, required=True,
+@click.option("--predictor", "predictors", multiple=True,
               help="resolution predictor(s): registry names or files; repeat for several targets.")
+@click.option("--early-exit", "exits", multiple=True, type=click.FloatRange(0, 1),
+              help="also the early-exit ladder 112 -> 224 px at this confidence threshold; repeatable.")
 @click.option("--teacher-weights", default=None, type=click.Path(exists=True, dir_okay=False),
               help="also report this teacher's fixed-224 top-1 (mobilenet_v2, minus1to1).")
 @click.option("--out", "out_prefix", required=True, type=click.Path(dir_okay=False),
@@ -134,14 +172,17 @@ def evaluate_dynamic(student: MultiResolutionClassifier, predictors: dict[str, R
 @click.option("--permutations", default=1000, show_default=True, type=click.IntRange(1))
 @click.option("--limit", default=None, type=click.IntRange(1), help="only the first N images (smoke tests).")
 @click.option("--device", default="cpu", show_default=True)
-def eval_dynamic_command(data, student, predictors, teacher_weights, out_prefix, image_size, batch_size, seed,
+def eval_dynamic_command(data, student, predictors, exits, teacher_weights, out_prefix, image_size, batch_size, seed,
                          permutations, limit, device):
     """Accuracy vs mean FLOPs of dynamic resolution beside fixed ratios and random choices."""
+    if not predictors and not exits:
+        raise click.UsageError("give at least one --predictor or --early-exit")
     model = load_multires(student)
-    named = {Path(p).stem: load_predictor(p) for p in predictors}
+    named = {(Path(p).stem if Path(p).is_file() else p): load_predictor(p) for p in predictors}
     teacher = build_classifier("mobilenet_v2", teacher_weights, normalize="minus1to1") if teacher_weights else None
-    result = evaluate_dynamic(model, named, data, image_size, batch_size, seed, permutations, limit, teacher, device)
-    result.update(student=student, predictors=list(predictors))
+    result = evaluate_dynamic(model, named, data, image_size, batch_size, seed, permutations, limit, teacher, device,
+                              exits=exits)
+    result.update(student=student, predictors=list(predictors), early_exit_thresholds=list(exits))
     table = markdown(result["rows"], result["flops_fixed"]["1"])
     Path(f"{out_prefix}.json").write_text(json.dumps(result, indent=2) + "\n")
     Path(f"{out_prefix}.md").write_text(table)

@@ -5,8 +5,8 @@ import torch
 
 from downscale.classifiers import Classifier
 from downscale.dynamic import (
-    DynamicClassifier, MultiResolutionClassifier, ResolutionPredictor, choose_ratios, load_dynamic,
-    load_multires, load_predictor,
+    DynamicClassifier, EarlyExitClassifier, MultiResolutionClassifier, ResolutionPredictor, choose_ratios,
+    exit_steps, load_dynamic, load_multires, load_predictor,
 )
 from downscale.errors import WeightsError
 from downscale.model import Downscaler, bicubic
@@ -95,6 +95,48 @@ def test_dynamic_classifier_runs_each_image_at_its_ratio(multires):
             assert torch.allclose(logits[i], multires(x[i:i + 1], r)[0], atol=1e-5)
 
 
+def test_exit_steps_stop_at_the_first_confident_step():
+    confidence = torch.tensor([[0.95, 0.5], [0.5, 0.95], [0.5, 0.5], [0.9, 0.1]])
+    assert exit_steps(confidence, 0.9).tolist() == [1, 2, 2, 1]  # the last step takes whatever is left
+    assert exit_steps(confidence, 0.0).tolist() == [1, 1, 1, 1]
+
+
+class ScaledLogits(torch.nn.Module):
+    """A stand-in multi-resolution classifier: logits = (pixel mean of each image) x a fixed vector x ratio."""
+
+    ratios = (1, 2, 4)
+
+    def forward(self, x, ratio):
+        return x.mean((1, 2, 3))[:, None] * torch.tensor([4.0, 0.0, -4.0]) * ratio
+
+
+def test_early_exit_classifier_escalates_only_unconfident_images():
+    stub = ScaledLogits()
+    x = torch.linspace(0, 1, 6).view(6, 1, 1, 1).expand(6, 3, 8, 8)  # brighter image, more confident
+    at2 = stub(x, 2)
+    confidence = at2.softmax(1).amax(1)
+    threshold = ((confidence[2] + confidence[3]) / 2).item()
+    logits, ratios = EarlyExitClassifier(stub, threshold, ladder=(2, 1))(x)
+    assert ratios.tolist() == [1, 1, 1, 2, 2, 2]
+    assert torch.allclose(logits[3:], at2[3:]) and torch.allclose(logits[:3], stub(x[:3], 1))
+    with pytest.raises(ValueError, match="ladder"):
+        EarlyExitClassifier(stub, 0.5, ladder=(8, 1))
+
+
+def test_early_exit_rows_are_exact():
+    from downscale.dynamic_eval import early_exit_rows
+
+    T, F_ = True, False
+    correct = torch.tensor([[T, T, F_], [T, F_, F_], [F_, T, F_], [T, F_, F_]])  # columns: ratio 1, 2, 4
+    confidence = torch.tensor([[0.9, 0.99, 0.5], [0.9, 0.5, 0.5], [0.9, 0.98, 0.5], [0.9, 0.97, 0.5]])
+    costs = torch.tensor([100e6, 40e6, 10e6])
+    mine, rand = early_exit_rows(correct, confidence, costs, [0.975], seed=0, permutations=20)
+    # images 0 and 2 stop at 112 px (right), 1 and 3 go on to 224 px (right): all 4 right
+    assert (mine["correct"], mine["mean_flops"], mine["share_r1"], mine["share_r2"]) == (4, 90e6, 0.5, 0.5)
+    assert mine["vs_fixed1"]["only_this"] == 1 and mine["vs_fixed1"]["only_other"] == 0
+    assert (rand["mean_flops"], rand["share_r1"]) == (90e6, 0.5)
+
+
 def test_mismatched_ratios_are_refused(multires):
     with pytest.raises(ValueError, match="ratios"):
         DynamicClassifier(ResolutionPredictor(ratios=(1, 2)), multires)
@@ -150,17 +192,49 @@ def test_compare_rows_are_exact():
     assert "| oracle (cheapest ratio that is right) | 75.00% (30.1-95.4) | 40 | -60.0% | 25%/25%/50% |" in table
 
 
-def test_released_v1_loads_and_routes():
+@pytest.mark.parametrize("version, predictor, downscaler_r2", [
+    ("v1", "t0.65", "bicubic-identity-r2-v0"), ("v2", "t0.75", "frozen-mobilenet_v2-r2-v3")])
+def test_released_drnet_loads_and_routes(version, predictor, downscaler_r2):
     from downscale.pretrained import weights_dir
 
     folder = weights_dir()
-    predictor = folder / "drnet-mobilenet_v2-imagenette-v1-t0.65.pt"
-    if not predictor.exists():
-        pytest.skip("DRNet v1 weights are not in this install")
-    model = load_dynamic(predictor, folder / "drnet-mobilenet_v2-imagenette-v1-student.pt")
-    assert model.classifier.downscaler_specs["2"]["name"] == "bicubic-identity-r2-v0"
+    name = f"drnet-mobilenet_v2-imagenette-{version}"
+    if not (folder / f"{name}-{predictor}.pt").exists():
+        pytest.skip(f"DRNet {version} weights are not in this install")
+    model = load_dynamic(folder / f"{name}-{predictor}.pt", folder / f"{name}-student.pt")
+    assert model.classifier.downscaler_specs["2"]["name"] == downscaler_r2
     x = torch.rand(2, 3, 224, 224)
     with torch.no_grad():
         logits, ratios = model(x)
     assert logits.shape == (2, 1001) and set(ratios.tolist()) <= {1, 2, 4}
     assert choose_ratios(x, model.predictor) == ratios.tolist()
+
+
+def test_eval_dynamic_command_writes_predictor_and_early_exit_rows(tmp_path, multires):
+    import json
+
+    import numpy as np
+    from click.testing import CliRunner
+    from PIL import Image
+
+    from downscale.cli import main
+
+    rng = np.random.default_rng(0)
+    for wnid in ("n01440764", "n02102040"):
+        (tmp_path / "data" / wnid).mkdir(parents=True)
+        for i in range(3):
+            Image.fromarray(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)).save(tmp_path / "data" / wnid / f"{i}.png")
+    save_weights(multires, tmp_path / "student.pt", kind="multires_classifier")
+    save_weights(ResolutionPredictor().eval(), tmp_path / "p.pt", kind="resolution_predictor", student="student.pt")
+    result = CliRunner().invoke(main, ["eval-dynamic", "--data", str(tmp_path / "data"), "--student",
+                                       str(tmp_path / "student.pt"), "--predictor", str(tmp_path / "p.pt"),
+                                       "--early-exit", "0.5", "--image-size", "32", "--permutations", "5",
+                                       "--out", str(tmp_path / "val")], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    rows = {r["method"]: r for r in json.loads((tmp_path / "val.json").read_text())["rows"]}
+    assert {"dynamic p", "early exit 2->1, threshold 0.5", "random exit, shares of threshold 0.5 (seed 0)"} <= set(rows)
+    assert all(r["n"] == 6 for r in rows.values())
+    assert list(rows)[-1] == "oracle (cheapest ratio that is right)"
+    none = CliRunner().invoke(main, ["eval-dynamic", "--data", str(tmp_path / "data"), "--student",
+                                     str(tmp_path / "student.pt"), "--out", str(tmp_path / "x")])
+    assert none.exit_code == 2 and "--predictor or --early-exit" in none.output

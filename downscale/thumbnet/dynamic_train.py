@@ -147,22 +147,25 @@ def per_ratio_outcomes(model: MultiResolutionClassifier, dataset, indices, targe
                        batch_size: int = 64, echo=print) -> dict:
     """For each image of ``indices``: the loss and correctness at every ratio (over the dataset's
     classes) and its preview. Keys: ``loss`` float ``[N, R]``, ``correct`` bool ``[N, R]``,
-    ``preview`` float ``[N, 3, p, p]``, ``labels`` ``[N]``, ``indices`` ``[N]``."""
+    ``confidence`` float ``[N, R]`` (top softmax probability over those classes), ``preview`` float
+    ``[N, 3, p, p]``, ``labels`` ``[N]``, ``indices`` ``[N]``."""
     from ..model import bicubic
 
     model.eval().to(device)
     loader = DataLoader(Subset(dataset, indices), batch_size=batch_size)
-    out = {"loss": [], "correct": [], "preview": [], "labels": [], "indices": []}
+    out = {"loss": [], "correct": [], "confidence": [], "preview": [], "labels": [], "indices": []}
     tic = time.time()
     for step, (images, labels, index) in enumerate(loader):
         x = images.to(device).contiguous(memory_format=CL)
-        losses, correct = [], []
+        losses, correct, confidence = [], [], []
         for r in model.ratios:
             logits = model(x, r).float()[:, targets.to(device)]
             losses.append(F.cross_entropy(logits, labels.to(device), reduction="none").cpu())
             correct.append((logits.argmax(1).cpu() == labels))
+            confidence.append(logits.softmax(1).amax(1).cpu())
         out["loss"].append(torch.stack(losses, 1))
         out["correct"].append(torch.stack(correct, 1))
+        out["confidence"].append(torch.stack(confidence, 1))
         out["preview"].append(bicubic(images, (preview, preview)))  # exactly what the predictor sees
         out["labels"].append(labels)
         out["indices"].append(index)
