@@ -19,7 +19,8 @@ def bicubic(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 
 ARCHITECTURES = ("paper", "unshuffle", "area")
-STRIP = 64  # thumbnail rows per pass of the fused "area" E on CPU: small buffers are reused, not re-faulted
+STRIP_PIXELS = 131072  # thumbnail pixels (batch x rows x columns) per pass of the fused "area" E on CPU:
+# buffers this small are reused by the allocator, while fresh large ones cost more in page faults than the maths
 
 
 def grid_bicubic(x: torch.Tensor, ratio: int) -> torch.Tensor:
@@ -45,7 +46,8 @@ class Downscaler(nn.Module):
     ``arch="area"`` is "unshuffle" over area (block-mean) resizing instead of bicubic, with a
     correction that cannot change flat colours (see ``_correction_weight``): the block mean is
     three more channels of the first conv, so at inference the whole E is two convolutions and a
-    ReLU, run in strips of ``STRIP`` rows; the fastest layout (about Pillow bicubic's speed on CPU).
+    ReLU, run in strips of about ``STRIP_PIXELS`` thumbnail pixels; the fastest layout (about Pillow
+    bicubic's speed on CPU).
 
     The convolutions predict a residual added to the classical thumbnail (antialiased bicubic on the
     ratio's own pixel grid, see ``grid_bicubic``, or the block mean for "area"), and the last layer
@@ -113,7 +115,7 @@ class Downscaler(nn.Module):
 
     def _fused(self, x: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
         """Inference for "area": conv (first layer + block mean) -> ReLU -> conv (correction + mean),
-        over strips of ``STRIP`` thumbnail rows (each with a one-row halo for the 3x3 conv), so the
+        over strips of about ``STRIP_PIXELS`` thumbnail pixels (each with a one-row halo for the 3x3 conv), so the
         input is read once and converted to float one strip at a time. ``scale`` maps x to [0, 1]."""
         r, (rows, cols) = self.ratio, output_size(x.shape[-2], x.shape[-1], self.ratio)
         w1, b1, w2, b2 = self._fused_layers(scale)
@@ -121,7 +123,7 @@ class Downscaler(nn.Module):
         w1, b1, w2, b2 = (t.to(dtype) for t in (w1, b1, w2, b2))
         out = torch.empty(x.shape[0], 3, rows, cols, dtype=dtype, device=x.device,
                           memory_format=torch.channels_last)
-        strip = STRIP if x.device.type == "cpu" else rows
+        strip = max(1, STRIP_PIXELS // (x.shape[0] * cols)) if x.device.type == "cpu" else rows
         for top in range(0, rows, strip):
             bottom = min(rows, top + strip)
             first, last = max(0, top - 1), min(rows, bottom + 1)

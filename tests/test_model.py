@@ -137,7 +137,8 @@ def test_area_strips_join_exactly(ratio, monkeypatch):
     model, x = _trained_area_model(ratio), torch.rand(2, 3, 75, 50)
     with torch.no_grad():
         whole = model(x)
-        monkeypatch.setattr(downscale.model, "STRIP", 4)  # 75 // ratio rows: several strips and a short last one
+        # 2 images x 4 rows x 25 // ratio columns per strip: several strips and a short last one
+        monkeypatch.setattr(downscale.model, "STRIP_PIXELS", 2 * 4 * (50 // ratio))
         assert torch.equal(model(x), whole)
 
 
