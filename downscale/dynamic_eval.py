@@ -34,6 +34,22 @@ def _paired(a: torch.Tensor, b: torch.Tensor) -> dict:
     return {"only_this": only_a, "only_other": only_b, "p_mcnemar": mcnemar_exact(only_a, only_b)}
 
 
+def _against_random(correct: torch.Tensor, pick: torch.Tensor, ratios, seed: int, permutations: int):
+    """Image ``i`` answered at column ``pick[i]``, against the same choices randomly permuted (same
+    shares, same FLOPs). Returns ``(outcomes, random outcomes, shares, paired statistics)``."""
+    n, every = len(correct), torch.arange(len(correct))
+    mine = correct[every, pick]
+    g = torch.Generator().manual_seed(seed)
+    rand = correct[every, pick[torch.randperm(n, generator=g)]]
+    scores = torch.stack([correct[every, pick[torch.randperm(n, generator=g)]].float().mean()
+                          for _ in range(permutations)])
+    share = {f"share_r{r}": float((pick == i).float().mean()) for i, r in enumerate(ratios)}
+    stats = {"vs_fixed1": _paired(mine, correct[:, 0]), "vs_random": _paired(mine, rand),
+             "p_permutation": float((scores >= mine.float().mean()).float().mean()),
+             "random_top1_mean": float(scores.mean()), "random_top1_std": float(scores.std())}
+    return mine, rand, share, stats
+
+
 def compare(correct: torch.Tensor, costs: torch.Tensor, picks: dict[str, tuple[torch.Tensor, int]],
             ratios=(1, 2, 4), seed: int = 0, permutations: int = 1000) -> list[dict]:
     """The table's rows from per-image outcomes.
@@ -47,17 +63,9 @@ def compare(correct: torch.Tensor, costs: torch.Tensor, picks: dict[str, tuple[t
     rows = [_row(f"fixed ratio {r}", correct[:, i], float(costs[i])) for i, r in enumerate(ratios)]
     every = torch.arange(n)
     for name, (pick, predictor_flops) in picks.items():
-        mine = correct[every, pick]
-        g = torch.Generator().manual_seed(seed)
-        rand = correct[every, pick[torch.randperm(n, generator=g)]]
-        scores = torch.stack([correct[every, pick[torch.randperm(n, generator=g)]].float().mean()
-                              for _ in range(permutations)])
-        share = {f"share_r{r}": float((pick == i).float().mean()) for i, r in enumerate(ratios)}
+        mine, rand, share, stats = _against_random(correct, pick, ratios, seed, permutations)
         flops = float(costs[pick].mean())
-        rows.append(_row(f"dynamic {name}", mine, flops + predictor_flops, **share,
-                         vs_fixed1=_paired(mine, correct[:, 0]), vs_random=_paired(mine, rand),
-                         p_permutation=float((scores >= mine.float().mean()).float().mean()),
-                         random_top1_mean=float(scores.mean()), random_top1_std=float(scores.std())))
+        rows.append(_row(f"dynamic {name}", mine, flops + predictor_flops, **share, **stats))
         rows.append(_row(f"random, shares of {name} (seed {seed})", rand, flops, **share))
     # the cheapest ratio that is right (the cheapest of all where none is)
     oracle = torch.where(correct.any(1, keepdim=True), torch.where(correct, costs, torch.inf), costs).argmin(1)
@@ -72,25 +80,15 @@ def early_exit_rows(correct: torch.Tensor, confidence: torch.Tensor, costs: torc
     outcomes: ``correct`` / ``confidence`` ``[N, R]`` per ratio, ``costs`` ``[R]``. An image's FLOPs
     are the sum over the ratios it ran. Each row is followed by a random exit with the same number
     of images stopping at each step (so the same FLOPs), paired as in ``compare``."""
-    n, every = len(correct), torch.arange(len(correct))
     cols = torch.tensor([ratios.index(r) for r in ladder])
     spent = costs[cols].cumsum(0)
     name = "->".join(str(r) for r in ladder)
     rows = []
     for t in thresholds:
         steps = exit_steps(confidence[:, cols], t)
-        stop = cols[steps - 1]
-        mine = correct[every, stop]
-        g = torch.Generator().manual_seed(seed)
-        rand = correct[every, stop[torch.randperm(n, generator=g)]]
-        scores = torch.stack([correct[every, stop[torch.randperm(n, generator=g)]].float().mean()
-                              for _ in range(permutations)])
-        share = {f"share_r{r}": float((stop == i).float().mean()) for i, r in enumerate(ratios)}
+        mine, rand, share, stats = _against_random(correct, cols[steps - 1], ratios, seed, permutations)
         flops = float(spent[steps - 1].mean())
-        rows.append(_row(f"early exit {name}, threshold {t:g}", mine, flops, **share, threshold=t,
-                         vs_fixed1=_paired(mine, correct[:, 0]), vs_random=_paired(mine, rand),
-                         p_permutation=float((scores >= mine.float().mean()).float().mean()),
-                         random_top1_mean=float(scores.mean()), random_top1_std=float(scores.std())))
+        rows.append(_row(f"early exit {name}, threshold {t:g}", mine, flops, **share, threshold=t, **stats))
         rows.append(_row(f"random exit, shares of threshold {t:g} (seed {seed})", rand, flops, **share))
     return rows
 
