@@ -35,7 +35,7 @@ def grid_bicubic(x: torch.Tensor, ratio: int) -> torch.Tensor:
 
 
 class Downscaler(nn.Module):
-    """E: a thumbnail = antialiased bicubic + a learned correction from two convolutions.
+    """E: a thumbnail = a classical resize (antialiased bicubic, or the block mean) + a learned correction.
 
     ``arch="paper"`` is the paper's E: two 5x5 conv layers (BN + ReLU after the first) whose strides
     give the ratio, (2, 1) for ratio 2 and (2, 2) for ratio 4 (a stride-1 first layer is 4-40x
@@ -115,8 +115,9 @@ class Downscaler(nn.Module):
 
     def _fused(self, x: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
         """Inference for "area": conv (first layer + block mean) -> ReLU -> conv (correction + mean),
-        over strips of about ``STRIP_PIXELS`` thumbnail pixels (each with a one-row halo for the 3x3 conv), so the
-        input is read once and converted to float one strip at a time. ``scale`` maps x to [0, 1]."""
+        over strips of about ``STRIP_PIXELS`` thumbnail pixels (each with a one-row halo for the 3x3
+        conv), so the input is read once and converted to float one strip at a time. ``scale`` maps x
+        to [0, 1]."""
         r, (rows, cols) = self.ratio, output_size(x.shape[-2], x.shape[-1], self.ratio)
         w1, b1, w2, b2 = self._fused_layers(scale)
         dtype = x.dtype if x.is_floating_point() else w1.dtype
@@ -149,8 +150,8 @@ class Downscaler(nn.Module):
         return w1, b1, w2, -torch.ones(3, device=weight.device)
 
     def _folded_first_layer(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """The first conv with eval-mode BatchNorm folded in; for "unshuffle" and "area" also the input scaling
-        ``x * 2 - 1`` (exact there: that conv has no padding) and the pixel-unshuffle, which makes it a
+        """The first conv with eval-mode BatchNorm folded in; for "unshuffle" and "area" also the input
+        scaling ``x * 2 - 1`` (exact there: that conv has no padding) and the pixel-unshuffle, which makes it a
         ``ratio x ratio`` conv with stride ``ratio`` (unshuffled channel ``c * r * r + i * r + j``
         is pixel ``(i, j)`` of colour ``c`` in each block)."""
         bn = self.features[1]
