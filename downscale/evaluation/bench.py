@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -50,12 +51,13 @@ def resize_bench(sizes: list[int], ratios: list[int], repeats: int, warmup: int)
     """
     rows = []
     g = torch.Generator().manual_seed(0)
+    downscalers = {r: load_downscaler(default_weights(r)) for r in ratios}
     for size in sizes:
         u8 = torch.randint(0, 256, (size, size, 3), dtype=torch.uint8, generator=g)
         pil = Image.fromarray(u8.numpy())
         for ratio in ratios:
             out = output_size(size, size, ratio)
-            e = load_downscaler(default_weights(ratio))
+            e = downscalers[ratio]
             cases = {
                 "PIL bicubic": ("cpu", lambda: pil.resize(out[::-1], Image.Resampling.BICUBIC)),
                 "PIL reduce": ("cpu", lambda: pil.reduce(ratio)),
@@ -63,7 +65,7 @@ def resize_bench(sizes: list[int], ratios: list[int], repeats: int, warmup: int)
             }
             for dev in _devices():
                 x = (u8.permute(2, 0, 1)[None].float() / 255).to(dev).contiguous(memory_format=CL)
-                e_dev = e.to(dev).to(memory_format=CL)
+                e_dev = copy.deepcopy(e).to(dev).to(memory_format=CL)  # Module.to moves in place: one copy each
                 cases[f"torchvision bicubic aa ({dev})"] = (dev, lambda x=x: bicubic(x, out))
                 cases[f"learned E ({dev})"] = (dev, lambda x=x, e_dev=e_dev: e_dev(x))
             with torch.inference_mode():
