@@ -70,13 +70,13 @@ _UPRIGHT = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4
 def _upright(img: Image.Image) -> Image.Image:
     """``img`` with its EXIF orientation applied and the orientation tag removed (``img`` itself, not
     a copy, when it is upright already: a copy of a large photo costs as much as decoding it)."""
-    if img.getexif().get(0x0112, 1) not in _UPRIGHT:
+    method = _UPRIGHT.get(img.getexif().get(0x0112, 1))
+    if method is None:
         return img
     try:
         return ImageOps.exif_transpose(img)
     except Exception:  # a corrupt EXIF block Pillow can read but not rewrite: orient, then drop the block
-        method = _UPRIGHT.get(img.getexif().get(0x0112))
-        upright = img.transpose(method) if method else img.copy()
+        upright = img.transpose(method)
         upright.info.pop("exif", None)
         return upright
 

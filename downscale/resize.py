@@ -97,8 +97,7 @@ def _auto_ratio(x: torch.Tensor, ratio: str, size, device) -> int:
         )
     from .dynamic import choose_ratios
 
-    colour = x[:, :-1] if x.shape[1] in (2, 4) else x
-    rgb = colour.expand(-1, 3, -1, -1) if colour.shape[1] == 1 else colour
+    rgb, _, _ = _channels(x)
     with torch.no_grad():
         return choose_ratios(_as_float(rgb), device=device)[0]
 
@@ -155,12 +154,10 @@ def _resize_batch(x: torch.Tensor, out_size: tuple[int, int], factor: float, wei
     E reads uint8 colour as it is (the fast "area" E converts strip by strip); everything else
     works in float.
     """
-    colour, alpha = (x[:, :-1], x[:, -1:]) if x.shape[1] in (2, 4) else (x, None)
+    rgb, gray, alpha = _channels(x)
     if alpha is not None:
         alpha = _as_float(alpha)
-        colour = _as_float(colour) * alpha  # resize premultiplied colour, so transparent pixels don't bleed
-    gray = colour.shape[1] == 1
-    rgb = colour.expand(-1, 3, -1, -1) if gray else colour
+        rgb = _as_float(rgb) * alpha  # resize premultiplied colour, so transparent pixels don't bleed
     model = _downscaler(weights, factor, x.device)
     if model is not None:
         model = model.to(x.device)
@@ -172,6 +169,13 @@ def _resize_batch(x: torch.Tensor, out_size: tuple[int, int], factor: float, wei
     alpha = bicubic(alpha, out_size).clamp(0, 1)
     colour = torch.where(alpha > 1e-6, colour / alpha.clamp(min=1e-6), torch.zeros_like(colour))
     return torch.cat([colour, alpha], dim=1)
+
+
+def _channels(x: torch.Tensor) -> tuple[torch.Tensor, bool, torch.Tensor | None]:
+    """``[B, C, H, W]`` with C = 1..4 -> (RGB view, gray replicated; whether it was gray; alpha or None)."""
+    colour, alpha = (x[:, :-1], x[:, -1:]) if x.shape[1] in (2, 4) else (x, None)
+    gray = colour.shape[1] == 1
+    return (colour.expand(-1, 3, -1, -1) if gray else colour), gray, alpha
 
 
 def _as_float(x: torch.Tensor) -> torch.Tensor:

@@ -64,7 +64,7 @@ def _fixed_downscaler(cfg: TrainConfig) -> Downscaler:
     """The given E, frozen; its ratio must be the run's."""
     from ..pretrained import load_downscaler
 
-    e = load_downscaler(cfg.fixed_downscaler).requires_grad_(False).eval()
+    e = load_downscaler(cfg.fixed_downscaler).requires_grad_(False)
     if e.ratio != cfg.ratio:
         raise ValueError(f"downscaler {cfg.fixed_downscaler} reduces by {e.ratio}, but --ratio is {cfg.ratio}")
     return e
