@@ -15,7 +15,13 @@ def bicubic(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """Antialiased bicubic resize of float ``[N, C, H, W]`` to ``size`` (torchvision's convention)."""
     if tuple(x.shape[-2:]) == tuple(size):
         return x
-    return F.interpolate(x, size=size, mode="bicubic", antialias=True, align_corners=False)
+    return _antialiased_bicubic(x, size=size)
+
+
+def _antialiased_bicubic(x: torch.Tensor, **how) -> torch.Tensor:
+    if x.device.type == "cpu" and x.dtype in (torch.float16, torch.bfloat16):  # no CPU kernel for these
+        return _antialiased_bicubic(x.float(), **how).to(x.dtype)
+    return F.interpolate(x, mode="bicubic", antialias=True, align_corners=False, **how)
 
 
 ARCHITECTURES = ("paper", "unshuffle", "area")
@@ -30,8 +36,7 @@ def grid_bicubic(x: torch.Tensor, ratio: int) -> torch.Tensor:
     the grid here does not depend on the image size, so crops aligned to the ratio give the same
     pixels as the whole image (what tiling needs); the two agree when the sides divide by ``ratio``.
     """
-    return F.interpolate(x, scale_factor=1 / ratio, mode="bicubic", antialias=True,
-                         align_corners=False, recompute_scale_factor=False)
+    return _antialiased_bicubic(x, scale_factor=1 / ratio, recompute_scale_factor=False)
 
 
 class Downscaler(nn.Module):
@@ -55,8 +60,9 @@ class Downscaler(nn.Module):
     the loss asks.
 
     Input ``[N, 3, H, W]``: float RGB in [0, 1], or (at inference) uint8 0..255, converted strip by
-    strip for "area"; any ``H, W >= ratio``. Output float ``[N, 3, floor(H / ratio), floor(W / ratio)]``,
-    not clamped (callers clamp before quantising). For sides not divisible by the ratio the "paper"
+    strip for "area"; any ``H, W >= ratio``. Output ``[N, 3, floor(H / ratio), floor(W / ratio)]`` in
+    ``dtype`` (at inference: the float dtype to compute in; default x's, float32 for uint8), not
+    clamped (callers clamp before quantising). For sides not divisible by the ratio the "paper"
     correction map is a pixel larger than the thumbnail and is cropped at the bottom/right;
     "unshuffle" and "area" drop the incomplete last block.
     """
@@ -80,21 +86,23 @@ class Downscaler(nn.Module):
         if self.correction.bias is not None:
             nn.init.zeros_(self.correction.bias)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not x.is_floating_point():
-            if self.training or x.dtype != torch.uint8:
-                raise TypeError(f"Downscaler takes float images in [0, 1] (or uint8 at inference), got {x.dtype}")
+    def forward(self, x: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
+        if not x.is_floating_point() and (self.training or x.dtype != torch.uint8):
+            raise TypeError(f"Downscaler takes float images in [0, 1] (or uint8 at inference), got {x.dtype}")
+        if self.training:
+            if dtype not in (None, x.dtype):
+                raise ValueError("Downscaler computes in the input's dtype while training; use autocast")
+        else:
+            dtype = dtype or (x.dtype if x.is_floating_point() else torch.float32)
             if self.arch == "area":
-                return self._fused(x, scale=1 / 255)
-            x = x.float() / 255
-        if self.arch == "area" and not self.training:
-            return self._fused(x)
+                return self._fused(x, dtype)
+            x = x.to(dtype) / 255 if x.dtype == torch.uint8 else x.to(dtype)
         size = output_size(x.shape[-2], x.shape[-1], self.ratio)
         blocks = x[..., : size[0] * self.ratio, : size[1] * self.ratio] if self.arch != "paper" else x
         if self.training:
             hidden = self.features(blocks * 2 - 1)
         else:  # one conv + ReLU: each full-resolution pass costs more than the arithmetic on a CPU
-            weight, bias = self._folded_first_layer()
+            weight, bias = (t.to(x.dtype) for t in self._folded_first_layer())
             if self.arch == "paper":
                 hidden = F.conv2d(blocks * 2 - 1, weight, bias, stride=2, padding=2)
             else:
@@ -103,8 +111,9 @@ class Downscaler(nn.Module):
         if self.arch == "area":
             residual = F.conv2d(F.pad(hidden, (1, 1, 1, 1), mode="replicate"), self._correction_weight())
             return F.avg_pool2d(blocks, self.ratio) + residual
-        residual = self.correction(hidden)[..., : size[0], : size[1]]
-        return grid_bicubic(x, self.ratio) + residual
+        c = self.correction
+        residual = F.conv2d(hidden, c.weight.to(x.dtype), c.bias.to(x.dtype), c.stride, c.padding)
+        return grid_bicubic(x, self.ratio) + residual[..., : size[0], : size[1]]
 
     def _correction_weight(self) -> torch.Tensor:
         """For "area": the 3x3 correction kernels minus their spatial mean. With replicate padding this
@@ -113,14 +122,13 @@ class Downscaler(nn.Module):
         w = self.correction.weight
         return w - w.mean(dim=(2, 3), keepdim=True)
 
-    def _fused(self, x: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+    def _fused(self, x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         """Inference for "area": conv (first layer + block mean) -> ReLU -> conv (correction + mean),
-        over strips of about ``STRIP_PIXELS`` thumbnail pixels (each with a one-row halo for the 3x3
-        conv), so the input is read once and converted to float one strip at a time. ``scale`` maps x
-        to [0, 1]."""
+        over strips of about ``STRIP_PIXELS`` thumbnail pixels on CPU (each with a one-row halo for
+        the 3x3 conv), so the input is read once and converted to ``dtype`` one strip at a time."""
         r, (rows, cols) = self.ratio, output_size(x.shape[-2], x.shape[-1], self.ratio)
-        w1, b1, w2, b2 = self._fused_layers(scale)
-        dtype = x.dtype if x.is_floating_point() else w1.dtype
+        # uint8 block means are >= 0, so they need no offset (which would cost bf16 a bit of precision)
+        w1, b1, w2, b2 = self._fused_layers(*((1 / 255, 0.0) if x.dtype == torch.uint8 else (1.0, 1.0)))
         w1, b1, w2, b2 = (t.to(dtype) for t in (w1, b1, w2, b2))
         out = torch.empty(x.shape[0], 3, rows, cols, dtype=dtype, device=x.device,
                           memory_format=torch.channels_last)
@@ -135,19 +143,20 @@ class Downscaler(nn.Module):
             out[..., top:bottom, :] = F.conv2d(hidden, w2, b2)
         return out
 
-    def _fused_layers(self, scale: float) -> tuple[torch.Tensor, ...]:
-        """Weights of the two convs of ``_fused``. Three extra channels carry the block mean through
-        both: offset by +1 after the first conv so the ReLU passes them unchanged for any input >= -1,
-        and added back (minus the 1) by the centre tap of the second."""
+    def _fused_layers(self, scale: float, offset: float) -> tuple[torch.Tensor, ...]:
+        """Weights of the two convs of ``_fused`` for input ``x * scale`` in [0, 1]. Three extra channels
+        carry the block mean through both: raised by ``offset`` after the first conv so the ReLU passes
+        them unchanged for any input >= -offset, and added back (minus the offset) by the centre tap
+        of the second."""
         weight, bias = self._folded_first_layer()
         r, eye = self.ratio, torch.eye(3, device=weight.device)
         mean = eye.view(3, 3, 1, 1).expand(3, 3, r, r) / (r * r)
         w1 = torch.cat([weight, mean]) * scale
-        b1 = torch.cat([bias, torch.ones(3, device=bias.device)])
+        b1 = torch.cat([bias, torch.full((3,), offset, device=bias.device)])
         carry = torch.zeros(3, 3, 3, 3, device=weight.device)
         carry[:, :, 1, 1] = eye
         w2 = torch.cat([self._correction_weight(), carry], dim=1)
-        return w1, b1, w2, -torch.ones(3, device=weight.device)
+        return w1, b1, w2, torch.full((3,), -offset, device=weight.device)
 
     def _folded_first_layer(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The first conv with eval-mode BatchNorm folded in; for "unshuffle" and "area" also the input

@@ -162,3 +162,16 @@ def test_area_downscaler_keeps_flat_colours_exactly(ratio):
         step = flat.clone()
         step[..., 20:] = 0.5  # an edge: here the correction may act, and does
         assert (model(step) - skip("area", step, ratio)).abs().max() > 1e-3
+
+
+@pytest.mark.parametrize("arch", ["paper", "unshuffle", "area"])
+def test_inference_computes_in_the_requested_dtype(arch):
+    model = _trained_area_model(2) if arch == "area" else Downscaler(2, width=8, arch=arch).eval()
+    u8 = torch.randint(0, 256, (1, 3, 20, 22), dtype=torch.uint8)
+    with torch.no_grad():
+        exact = model(u8)
+        half = model(u8, torch.bfloat16)
+    assert exact.dtype == torch.float32 and half.dtype == torch.bfloat16
+    assert (half.float() - exact).abs().max() < 3 / 255
+    with pytest.raises(ValueError, match="while training"):
+        model.train()(u8.float() / 255, torch.bfloat16)

@@ -208,3 +208,21 @@ def test_uint8_and_float_inputs_agree_with_the_area_downscaler(coffee_array):
     from_uint8 = learned_resize(coffee_array, 2, weights=model)
     from_float = learned_resize(coffee_array / np.float32(255), 2, weights=model)
     assert np.abs(from_uint8 / 255.0 - from_float).max() < 1 / 255 / 2 + 1e-6  # same value up to rounding
+
+
+@pytest.mark.parametrize("dtype, levels", [(torch.bfloat16, 2), (torch.float16, 1)])
+def test_half_precision_stays_within_stated_levels_of_float32(coffee_array, dtype, levels):
+    # the default E's (ratio 2 and 4) on a real photo, uint8 in and out: the tolerance the docstring states
+    x = torch.from_numpy(coffee_array).permute(2, 0, 1)
+    for ratio in (2, 4):
+        exact = learned_resize(x, ratio)
+        half = learned_resize(x, ratio, dtype=dtype)
+        assert half.dtype == torch.uint8 and half.shape == exact.shape
+        diff = (half.int() - exact.int()).abs()
+        assert 0 < diff.max() <= levels  # (0 <: the half-precision path really ran)
+    assert learned_resize(coffee_array, 2, dtype=dtype).dtype == np.uint8  # numpy out needs float32 back
+
+
+def test_dtype_must_be_a_float_dtype():
+    with pytest.raises(ValueError, match="dtype must be a float dtype.*got torch.uint8"):
+        learned_resize(torch.rand(3, 8, 8), 2, dtype=torch.uint8)

@@ -94,6 +94,32 @@ def batch_bench(batch: int, size: int, ratios: list[int], repeats: int, warmup: 
     return rows
 
 
+def gpu_bench(batches: list[int], side: int, ratios: list[int], repeats: int, warmup: int,
+              device: str = "cuda") -> list[dict]:
+    """Input gigapixels per second for batches of uint8 ``[batch, 3, side, side]`` already on ``device``
+    (a GPU), uint8 out (no host copies): torchvision's antialiased resize (v2 API) and ``learned_resize``
+    computing in float32, bfloat16 and float16, with the largest difference from float32 in 1/255 steps."""
+    from torchvision.transforms.v2 import functional as TF
+
+    rows = []
+    for batch in batches:
+        u8 = torch.randint(0, 256, (batch, 3, side, side), dtype=torch.uint8, device=device)
+        for ratio in ratios:
+            out = list(output_size(side, side, ratio))
+            cases = {"torchvision resize, bicubic antialias": lambda: TF.resize(
+                u8, out, interpolation=TF.InterpolationMode.BICUBIC, antialias=True)}
+            for name, dtype in (("float32", torch.float32), ("bfloat16", torch.bfloat16), ("float16", torch.float16)):
+                cases[f"learned_resize, {name}"] = lambda dtype=dtype: learned_resize(u8, ratio, dtype=dtype)
+            exact = learned_resize(u8, ratio)
+            for name, fn in cases.items():
+                t = median_time(fn, repeats, warmup, sync=device == "cuda")
+                y = fn()
+                diff = int((y.int() - exact.int()).abs().max()) if name.startswith("learned") else None
+                rows.append({"batch": batch, "side": side, "ratio": ratio, "method": name, "ms_per_batch": 1e3 * t,
+                             "gigapixels_per_s": batch * side * side / t / 1e9, "max_diff_levels": diff})
+    return rows
+
+
 def convert_bench(folder: str, ratio: int, jobs: int, repeats: int) -> list[dict]:
     """Seconds and images per second of ``downscale convert FOLDER --jobs J`` as a real subprocess
     (start-up, decode, resize, encode and write included) for ``--method learned`` and ``bicubic``,
@@ -214,14 +240,17 @@ def classify_bench(arch: str, num_classes: int, image_size: int, ratios: list[in
 @click.option("--jobs", default=os.cpu_count(), show_default=True, type=click.IntRange(1), help="--jobs for --folder.")
 @click.option("--convert-ratio", default=2, show_default=True, type=click.IntRange(1), help="--ratio for --folder.")
 @click.option("--large-mp", type=click.FloatRange(1), help="Also measure peak memory on one image of this many megapixels.")
+@click.option("--gpu-batches", default="16,64", show_default=True, callback=_ints,
+              help="With CUDA: batch sizes of 1024² uint8 images for the GPU resize table.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the results here.")
 def bench(sizes, ratios, repeats, warmup, batch, batch_side, classifier, num_classes, image_size, batches, threads,
-          folder, jobs, convert_ratio, large_mp, json_path):
+          folder, jobs, convert_ratio, large_mp, gpu_batches, json_path):
     """Time resizing, a batch, end-to-end classification, and on request a folder conversion and a large image.
 
     Resizing: learned_resize and E vs PIL bicubic, PIL reduce and torchvision's antialiased bicubic at
     each size and ratio; a batch of small images; end-to-end classification (full-size classifier vs
-    downscale + thumbnail student); `downscale convert` on --folder; peak memory on a --large-mp image.
+    downscale + thumbnail student); with CUDA, batches of 1-MP uint8 images on the GPU in float32,
+    bfloat16 and float16; `downscale convert` on --folder; peak memory on a --large-mp image.
 
     Every time is the median of --repeats runs after --warmup runs.
     """
@@ -259,6 +288,15 @@ def bench(sizes, ratios, repeats, warmup, batch, batch_side, classifier, num_cla
         click.echo(f"| {r['device']} | {r['batch']} | {r['pipeline']} | {r['ms_per_batch']:.2f} | "
                    f"{r['images_per_s']:.1f} | {r['speedup']:.2f}× |")
 
+    if torch.cuda.is_available() and gpu_batches:
+        click.echo(f"\n## GPU resize ({env['cuda']}): uint8 [batch, 3, 1024, 1024] on the GPU -> uint8 thumbnail\n")
+        click.echo("| batch | ratio | method | ms / batch | input GP/s | max diff from float32 (of 255) |\n"
+                   "|---:|---:|---|---:|---:|---:|")
+        results["gpu"] = gpu_bench(gpu_batches, 1024, ratios, repeats, warmup)
+        for r in results["gpu"]:
+            diff = "" if r["max_diff_levels"] is None else r["max_diff_levels"]
+            click.echo(f"| {r['batch']} | {r['ratio']} | {r['method']} | {r['ms_per_batch']:.2f} | "
+                       f"{r['gigapixels_per_s']:.1f} | {diff} |")
     if folder:
         click.echo(f"\n## `downscale convert {folder} --ratio {convert_ratio} --jobs {jobs}` (subprocess, start-up included)\n")
         click.echo("| method | images | seconds | images/s | seconds for 1 image | images/s after start-up |\n"

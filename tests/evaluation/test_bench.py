@@ -50,3 +50,17 @@ def test_bench_convert_folder_and_large_image(tmp_path):
     assert large["megapixels"] == 1000 * 1000 / 1e6 and large["ratio"] == 2
     assert large["max_diff_levels"] <= 1
     assert large["tiled"]["input_mb"] > 2.8
+
+
+def test_gpu_table_rows_run_on_any_device():
+    # the GPU table's code path, on the CPU with tiny images (the real run needs CUDA)
+    from downscale.evaluation.bench import gpu_bench
+
+    rows = gpu_bench([2], 32, [2, 4], repeats=1, warmup=0, device="cpu")
+    assert [(r["ratio"], r["method"]) for r in rows[:4]] == [
+        (2, "torchvision resize, bicubic antialias"), (2, "learned_resize, float32"),
+        (2, "learned_resize, bfloat16"), (2, "learned_resize, float16")]
+    assert len(rows) == 8 and all(r["gigapixels_per_s"] > 0 for r in rows)
+    diffs = {r["method"]: r["max_diff_levels"] for r in rows if r["ratio"] == 2}
+    assert diffs["learned_resize, float32"] == 0 and diffs["torchvision resize, bicubic antialias"] is None
+    assert diffs["learned_resize, bfloat16"] <= 2 and diffs["learned_resize, float16"] <= 1
