@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -9,6 +11,7 @@ from torch import nn
 from .sizes import output_size  # noqa: F401  (re-exported: the size rule belongs with E)
 
 TRAINED_RATIOS = (2, 4)
+TRITON = importlib.util.find_spec("triton") is not None  # (PyTorch's CUDA wheels bring it)
 
 
 def bicubic(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -125,10 +128,15 @@ class Downscaler(nn.Module):
     def _fused(self, x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         """Inference for "area": conv (first layer + block mean) -> ReLU -> conv (correction + mean),
         over strips of about ``STRIP_PIXELS`` thumbnail pixels on CPU (each with a one-row halo for
-        the 3x3 conv), so the input is read once and converted to ``dtype`` one strip at a time."""
+        the 3x3 conv), so the input is read once and converted to ``dtype`` one strip at a time; on
+        CUDA the same two convs as Triton kernels (``downscale.kernels``) where Triton is installed."""
         r, (rows, cols) = self.ratio, output_size(x.shape[-2], x.shape[-1], self.ratio)
         # uint8 block means are >= 0, so they need no offset (which would cost bf16 a bit of precision)
         w1, b1, w2, b2 = self._fused_layers(*((1 / 255, 0.0) if x.dtype == torch.uint8 else (1.0, 1.0)))
+        if x.device.type == "cuda" and TRITON:  # cuDNN leaves the GPU idle on convolutions this narrow
+            from .kernels import fused_area
+
+            return fused_area(x, w1, b1, w2, b2, r, dtype)
         w1, b1, w2, b2 = (t.to(dtype) for t in (w1, b1, w2, b2))
         out = torch.empty(x.shape[0], 3, rows, cols, dtype=dtype, device=x.device,
                           memory_format=torch.channels_last)
