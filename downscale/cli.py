@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -159,6 +160,7 @@ def convert(inputs, outdir, ratio, recursive, fmt, quality, skip_existing, jobs,
         click.echo(f"error: {error}", err=True)
     from .engines import run_local, run_ray
 
+    start = time.perf_counter()  # libraries and weights are loaded: from here on it is the conversion
     if engine == "ray":
         try:
             results = run_ray(tasks, opts, ray_address)
@@ -178,8 +180,10 @@ def convert(inputs, outdir, ratio, recursive, fmt, quality, skip_existing, jobs,
             bar.update(1)
     if ratio == "auto" and ratios:
         click.echo("chosen ratios: " + ", ".join(f"{r}: {n} file(s)" for r, n in sorted(ratios.items())))
+    seconds = time.perf_counter() - start
     click.echo(f"{counts['converted']} converted, {counts['skipped']} skipped (already there), "
-               f"{counts['failed']} failed -> {outdir}")
+               f"{counts['failed']} failed -> {outdir} ({len(tasks)} in {seconds:.2f} s, "
+               f"{len(tasks) / max(seconds, 1e-9):.1f}/s)")
     sys.exit(1 if counts["failed"] else 0)
 
 

@@ -1,5 +1,6 @@
 import hashlib
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -42,6 +43,7 @@ def test_convert_mirrors_tree_reports_bad_files_and_leaves_inputs(photo_tree, tm
     assert result.exit_code == 1
     assert "bad.jpg: not an image file Pillow can decode" in result.output
     assert "2 converted, 0 skipped (already there), 1 failed" in result.output
+    assert re.search(r"1 failed -> \S+ \(3 in [0-9.]+ s, [0-9.]+/s\)", result.output)  # the conversion's own time
     assert Image.open(out / "a.png").size == (128, 128)
     assert Image.open(out / "sub" / "b.jpg").size == (64, 128)  # upright: EXIF orientation applied
     assert not (out / "notes.txt").exists() and not (out / "sub" / "bad.jpg").exists()
