@@ -1,0 +1,32 @@
+#!/bin/bash
+# Evaluate the students of scripts/train_on_thumbnails_scratch.sh on the full val split, each on its own
+# thumbnails, and pair each E arm with the bicubic arm of its ratio (exact McNemar on the same images).
+# Usage: eval_on_thumbnails_scratch.sh RUNS_ROOT VAL_FOLDER OUT_ROOT
+set -e
+cd "$(dirname "$0")/.."
+[ -f .venv/bin/activate ] && . .venv/bin/activate
+root=$1 val=$2 out=$3
+for run in "$root"/scratch-*/; do
+  run=${run%/}
+  name=$(basename "$run")
+  case $name in *bicubic) methods=bicubic_aa ;; *) methods=learned ;; esac
+  [ -f "$out/$name/results.json" ] || python -m downscale eval --data "$val" --student "$run/student.pt" \
+    --methods $methods --classes dataset --latency-repeats 0 --grid-images 0 --out "$out/$name"
+done
+python - "$out" <<'PY'
+import json, sys
+from pathlib import Path
+from downscale.evaluation.report import compare_runs
+out = Path(sys.argv[1])
+load = lambda name: json.loads((out / name / "results.json").read_text())
+rows = ["| thumbnails (student from scratch) | px | top-1 10-way % | bicubic student % | difference | E only / bicubic only right | McNemar p |",
+        "|---|---:|---:|---:|---:|---:|---:|"]
+for name, ratio, px in (("scratch-r2-v3", 2, 112), ("scratch-r4-thumbnet", 4, 56), ("scratch-r4-area", 4, 56)):
+    c = compare_runs(load(name), f"learned@{ratio}", load(f"scratch-r{ratio}-bicubic"), f"bicubic_aa@{ratio}")
+    rows.append(f"| {load(name)['config']['downscalers'][str(ratio)]['name']} | {px} | {100 * c['top1_a']:.2f} | "
+                f"{100 * c['top1_b']:.2f} | {100 * (c['top1_a'] - c['top1_b']):+.2f} | {c['a_only']} / {c['b_only']} | "
+                f"{c['p_mcnemar']:.2g} |")
+rows.append(f"\nn = {c['n']} val images, seed 0; `scripts/train_on_thumbnails_scratch.sh` then `scripts/eval_on_thumbnails_scratch.sh`.")
+(out / "summary.md").write_text("\n".join(rows) + "\n")
+print("\n".join(rows))
+PY
