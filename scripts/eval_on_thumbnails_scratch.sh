@@ -19,14 +19,19 @@ from pathlib import Path
 from downscale.evaluation.report import compare_runs
 out = Path(sys.argv[1])
 load = lambda name: json.loads((out / name / "results.json").read_text())
-rows = ["| thumbnails (student from scratch) | px | top-1 10-way % | bicubic student % | difference | E only / bicubic only right | McNemar p |",
-        "|---|---:|---:|---:|---:|---:|---:|"]
-for name, ratio, px in (("scratch-r2-v3", 2, 112), ("scratch-r4-thumbnet", 4, 56), ("scratch-r4-area", 4, 56)):
-    c = compare_runs(load(name), f"learned@{ratio}", load(f"scratch-r{ratio}-bicubic"), f"bicubic_aa@{ratio}")
-    rows.append(f"| {load(name)['config']['downscalers'][str(ratio)]['name']} | {px} | {100 * c['top1_a']:.2f} | "
-                f"{100 * c['top1_b']:.2f} | {100 * (c['top1_a'] - c['top1_b']):+.2f} | {c['a_only']} / {c['b_only']} | "
-                f"{c['p_mcnemar']:.2g} |")
-rows.append(f"\nn = {c['n']} val images, seed 0; `scripts/train_on_thumbnails_scratch.sh` then `scripts/eval_on_thumbnails_scratch.sh`.")
+rows = ["| thumbnails (student from scratch) | seed | px | top-1 10-way % | bicubic student % | difference | E only / bicubic only right | McNemar p |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|"]
+for run in sorted(out.glob("scratch-r*")):  # scratch-rR-ARM[-seedS], each paired with scratch-rR-bicubic[-seedS]
+    ratio, arm, *seed = run.name.split("-")[1:]
+    if arm == "bicubic" or not (run / "results.json").exists():
+        continue
+    base = "-".join(["scratch", ratio, "bicubic", *seed])
+    c = compare_runs(load(run.name), f"learned@{ratio[1:]}", load(base), f"bicubic_aa@{ratio[1:]}")
+    rows.append(f"| {load(run.name)['config']['downscalers'][ratio[1:]]['name']} | {seed[0][4:] if seed else 0} | "
+                f"{224 // int(ratio[1:])} | {100 * c['top1_a']:.2f} | {100 * c['top1_b']:.2f} | "
+                f"{100 * (c['top1_a'] - c['top1_b']):+.2f} | {c['a_only']} / {c['b_only']} | {c['p_mcnemar']:.2g} |")
+rows.append(f"\nn = {c['n']} val images (all), 10-way; seed = the training seed of both arms. "
+            "`scripts/train_on_thumbnails_scratch.sh` then `scripts/eval_on_thumbnails_scratch.sh`.")
 (out / "summary.md").write_text("\n".join(rows) + "\n")
 print("\n".join(rows))
 PY
