@@ -62,9 +62,11 @@ def learned_resize(
         weights: a registry name (``downscale models``), a weights file, or a Downscaler; default:
             the registered default for the ratio E runs at.
         device: where E runs; default the tensor's device, else CPU.
-        dtype: the float dtype E computes in. ``torch.bfloat16`` or ``torch.float16`` are faster on
-            GPUs (uint8 in, uint8 out: within 2/255 of float32, see tests/test_resize.py); on CPU
-            float32 is the fast one.
+        dtype: the float dtype E computes and stores its maps in. On CUDA ``torch.bfloat16`` and
+            ``torch.float16`` halve E's memory and speed up the cuDNN path (the "area" E's Triton
+            kernels sum in float32 and run at about the same speed in all three); uint8 in, uint8
+            out, they stay within 2/255 (bfloat16) and 1/255 (float16) of float32. On CPU keep
+            float32 (half precision is several times slower there).
 
     Returns:
         The thumbnail in the input's type, dtype, device and layout; PIL mode P returns RGB (RGBA
@@ -72,7 +74,7 @@ def learned_resize(
         the channel replicated; alpha is resized with antialiased bicubic on premultiplied colour.
 
     Raises:
-        ValueError: ratio < 1 or a size larger than the image.
+        ValueError: ratio < 1, a size larger than the image, or a dtype that is not a float dtype.
         ImageTooSmallError: the image has fewer than ``ratio`` pixels on a side.
         UnsupportedImageError: an input type, shape, dtype or mode not listed above.
     """
