@@ -5,16 +5,21 @@ Kept free of click so that other engines (a process pool here, Ray elsewhere) ru
 
 from __future__ import annotations
 
+import math
 import os
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+import numpy as np
 from PIL import Image
 
 from .images import FORMAT_SUFFIX, IMAGE_SUFFIXES, read_image, write_image
 from .sizes import output_size
+
+
+BATCH_PIXELS = 512 * 512  # RGB images up to this size that share a size are resized in one call of E
 
 
 @dataclass(frozen=True)
@@ -141,6 +146,55 @@ def convert_one(task: Task, opts: Options) -> Result:
 
     Never raises for a bad file: the message names the file and the cause.
     """
+    return convert_batch([task], opts)[0]
+
+
+def convert_batch(tasks: list[Task], opts: Options) -> list[Result]:
+    """``convert_one`` for each task, in order; with the learned method (fixed ratio), RGB images of one
+    size up to ``BATCH_PIXELS`` go through E in one call, as per-call costs dominate small images.
+    Larger images are decoded one at a time (bounded memory)."""
+    results: list[Result | None] = [None] * len(tasks)
+    opened: dict[int, tuple[Image.Image, str]] = {}
+    groups: dict[tuple[int, int], list[int]] = {}
+    if opts.method == "learned" and opts.ratio != "auto" and len(tasks) > 1:
+        for i, task in enumerate(tasks):
+            if _header_pixels(task.source) <= BATCH_PIXELS:
+                outcome = _open(task, opts)
+                if isinstance(outcome, Result):
+                    results[i] = outcome
+                else:
+                    opened[i] = outcome
+                    if outcome[0].mode == "RGB":
+                        groups.setdefault(outcome[0].size, []).append(i)
+    thumbs = {}
+    for members in groups.values():
+        if len(members) > 1:
+            try:
+                from .resize import learned_resize
+
+                batch = learned_resize(np.stack([np.asarray(opened[i][0]) for i in members]), opts.ratio,
+                                       weights=opts.weights, device=opts.device)
+                thumbs.update((i, Image.fromarray(t)) for i, t in zip(members, batch))
+            except Exception:  # e.g. too small for the ratio: each image then fails alone, with its own message
+                pass
+    for i, task in enumerate(tasks):
+        if results[i] is None:
+            outcome = opened.get(i) or _open(task, opts)
+            results[i] = outcome if isinstance(outcome, Result) else _finish(task, opts, *outcome, thumbs.get(i))
+    return results
+
+
+def _header_pixels(path: Path) -> float:
+    """Width x height from the file's header (no decoding); infinite if it cannot be read."""
+    try:
+        with Image.open(path) as img:
+            return img.width * img.height
+    except Exception:
+        return math.inf
+
+
+def _open(task: Task, opts: Options) -> tuple[Image.Image, str] | Result:
+    """The decoded image and the output format, or the Result that ends this task (skipped or failed)."""
     try:
         if task.dest.is_dir():
             return Result("failed", f"{task.source}: its output {task.dest} is a folder; move it or choose another -o")
@@ -151,7 +205,15 @@ def convert_one(task: Task, opts: Options) -> Result:
         Image.init()  # every plugin loaded, so that Image.SAVE lists every format Pillow writes
         if fmt not in Image.SAVE:
             return Result("failed", f"{task.source}: Pillow reads {fmt} files but cannot write them; use --format png")
-        thumb = thumbnail(img, opts)
+        return img, fmt
+    except Exception as exc:  # one bad file must not stop the batch
+        return _failed(task, exc)
+
+
+def _finish(task: Task, opts: Options, img: Image.Image, fmt: str, thumb: Image.Image | None = None) -> Result:
+    """Resize (unless ``thumb`` is given) and write atomically."""
+    try:
+        thumb = thumb or thumbnail(img, opts)
         try:
             task.dest.parent.mkdir(parents=True, exist_ok=True)
             written = write_image(thumb, task.dest, fmt=fmt, quality=opts.quality,
@@ -163,5 +225,9 @@ def convert_one(task: Task, opts: Options) -> Result:
         ratio = opts.ratio if opts.ratio != "auto" else _ratio_of(img, thumb)
         return Result("converted", f"{task.source} -> {task.dest} ({thumb.width}x{thumb.height})", ratio)
     except Exception as exc:  # one bad file must not stop the batch
-        cause = str(exc) or type(exc).__name__
-        return Result("failed", cause if str(task.source) in cause else f"{task.source}: {cause}")
+        return _failed(task, exc)
+
+
+def _failed(task: Task, exc: Exception) -> Result:
+    cause = str(exc) or type(exc).__name__
+    return Result("failed", cause if str(task.source) in cause else f"{task.source}: {cause}")

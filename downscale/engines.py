@@ -1,7 +1,7 @@
 """Where ``downscale convert`` runs its tasks: worker processes on this machine, or a Ray cluster.
 
-Both yield one ``convert.Result`` (status, message, ratio) per task from ``convert.convert_one``, so skip-existing, atomic
-writes and error reporting are the same everywhere.
+Both yield one ``convert.Result`` (status, message, ratio) per task, in order, from ``convert.convert_batch`` /
+``convert_one``, so skip-existing, atomic writes and error reporting are the same everywhere.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sys
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 
-from .convert import Options, Result, Task, convert_one
+from .convert import Options, Result, Task, convert_batch, convert_one
 
 
 def _init_worker(threads: int):
@@ -34,15 +34,36 @@ def _start_method() -> str:
 
 
 def run_local(tasks: list[Task], opts: Options, jobs: int = 1) -> Iterator[Result]:
-    """Convert in this process (``jobs=1``) or in ``jobs`` worker processes sharing the cores."""
-    if jobs == 1 or len(tasks) < 2:
-        for task in tasks:
-            yield convert_one(task, opts)
+    """Convert in this process (``jobs=1``) or in ``jobs`` worker processes sharing the cores, in
+    chunks of neighbouring files (``convert_batch`` resizes same-size small images together)."""
+    chunks = _chunks(tasks)
+    if jobs == 1 or len(chunks) < 2:
+        for chunk in chunks:
+            yield from convert_batch(chunk, opts)
         return
     threads = max(1, (os.cpu_count() or 1) // jobs)
     context = multiprocessing.get_context(_start_method())
     with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=(threads,)) as pool:
-        yield from pool.map(convert_one, tasks, [opts] * len(tasks), chunksize=4)
+        for results in pool.map(convert_batch, chunks, [opts] * len(chunks)):
+            yield from results
+
+
+def _chunks(tasks: list[Task], most: int = 16, budget: int = 2 << 20) -> list[list[Task]]:
+    """Consecutive tasks, at most ``most`` files or about ``budget`` bytes of them per chunk: many small
+    files share a call of E, while large photos stay fine-grained enough to balance the workers."""
+    chunks: list[list[Task]] = []
+    size = 0
+    for task in tasks:
+        try:
+            nbytes = os.stat(task.source).st_size
+        except OSError:
+            nbytes = 0  # reported when converted
+        if not chunks or size + nbytes > budget or len(chunks[-1]) >= most:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(task)
+        size += nbytes
+    return chunks
 
 
 def run_ray(tasks: list[Task], opts: Options, address: str | None = None) -> Iterator[Result]:

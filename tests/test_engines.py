@@ -45,3 +45,18 @@ def test_ray_engine_on_a_local_two_cpu_instance(job):
         assert sorted(r.status for r in again) == ["failed"] + ["skipped"] * 5
     finally:
         ray.shutdown()
+
+
+def test_chunks_hold_at_most_16_files_or_about_2_mb(tmp_path):
+    from downscale.convert import Task
+    from downscale.engines import _chunks
+
+    sizes = [100] * 20 + [1 << 20] * 3 + [3 << 20]  # many small files, then photos, then a large one
+    tasks = []
+    for i, n in enumerate(sizes):
+        (tmp_path / f"{i}").write_bytes(b"x" * n)
+        tasks.append(Task(tmp_path / f"{i}", tmp_path / "out" / f"{i}"))
+    tasks.append(Task(tmp_path / "missing", tmp_path / "out" / "missing"))
+    chunks = _chunks(tasks)
+    assert [len(c) for c in chunks] == [16, 5, 2, 1, 1]  # 16 small | 4 small + a photo | 2 photos | large | missing
+    assert [t for c in chunks for t in c] == tasks

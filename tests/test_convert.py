@@ -1,0 +1,56 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+import downscale.resize
+from downscale.convert import Options, Task, convert_batch, convert_one
+
+
+@pytest.fixture()
+def small_photos(tmp_path, coffee_array):
+    """Four same-size crops of a real photo, one of another size, one undecodable file."""
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(4):
+        Image.fromarray(coffee_array[i * 20 : i * 20 + 96, i * 30 : i * 30 + 128]).save(src / f"{i}.png")
+    Image.fromarray(coffee_array[:64, :80]).save(src / "4.png")
+    (src / "5.png").write_bytes(b"not a png")
+    return [Task(src / f"{i}.png", tmp_path / "out" / f"{i}.png") for i in range(6)]
+
+
+def test_batch_resizes_same_size_images_in_one_call_and_matches_one_at_a_time(small_photos, tmp_path, monkeypatch):
+    calls = []
+    real = downscale.resize.learned_resize
+
+    def counting(img, *args, **kwargs):
+        calls.append(np.shape(img) if isinstance(img, np.ndarray) else img.size)
+        return real(img, *args, **kwargs)
+
+    monkeypatch.setattr(downscale.resize, "learned_resize", counting)
+    results = convert_batch(small_photos, Options(ratio=2))
+    assert [r.status for r in results] == ["converted"] * 5 + ["failed"]  # in task order
+    assert "5.png: not an image file" in results[5].message
+    assert calls == [(4, 96, 128, 3), (80, 64)]  # the four 128x96 images together, the odd one alone
+    for task in small_photos[:5]:
+        alone = Task(task.source, tmp_path / "alone" / task.dest.name)
+        assert convert_one(alone, Options(ratio=2)).status == "converted"
+        batched, single = (np.asarray(Image.open(t.dest), dtype=int) for t in (task, alone))
+        assert batched.shape == single.shape and np.abs(batched - single).max() <= 1
+
+
+def test_batch_skips_existing_outputs_and_leaves_them_alone(small_photos):
+    small_photos[1].dest.parent.mkdir(parents=True)
+    small_photos[1].dest.write_bytes(b"mine")
+    results = convert_batch(small_photos[:3], Options(ratio=2))
+    assert [r.status for r in results] == ["converted", "skipped", "converted"]
+    assert small_photos[1].dest.read_bytes() == b"mine"
+
+
+def test_a_batch_too_small_for_the_ratio_fails_each_image_with_its_own_message(tmp_path):
+    tasks = []
+    for i in range(2):
+        Image.new("RGB", (3, 3), (i, 0, 0)).save(tmp_path / f"{i}.png")
+        tasks.append(Task(tmp_path / f"{i}.png", tmp_path / "out" / f"{i}.png"))
+    results = convert_batch(tasks, Options(ratio=4))
+    assert [r.status for r in results] == ["failed", "failed"]
+    assert all(str(t.source) in r.message and "too small" in r.message for t, r in zip(tasks, results))
