@@ -133,7 +133,10 @@ class Downscaler(nn.Module):
         r, (rows, cols) = self.ratio, output_size(x.shape[-2], x.shape[-1], self.ratio)
         # uint8 block means are >= 0, so they need no offset (which would cost bf16 a bit of precision)
         w1, b1, w2, b2 = self._fused_layers(*((1 / 255, 0.0) if x.dtype == torch.uint8 else (1.0, 1.0)))
-        if x.device.type == "cuda" and TRITON:  # cuDNN leaves the GPU idle on convolutions this narrow
+        # cuDNN leaves the GPU idle on convolutions this narrow; the kernels have no backward, so a pass
+        # autograd records (E fine-tuned in eval mode, gradients to the input) keeps the convolutions
+        records = torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in self.parameters()))
+        if x.device.type == "cuda" and TRITON and not records:
             from .kernels import fused_area
 
             return fused_area(x, w1, b1, w2, b2, r, dtype)

@@ -49,3 +49,13 @@ def test_cuda_path_matches_cpu_within_a_level():
         for dtype, levels in ((torch.float32, 1), (torch.bfloat16, 2), (torch.float16, 1)):
             gpu = learned_resize(x.cuda(), ratio, dtype=dtype).cpu()
             assert (gpu.int() - cpu.int()).abs().max() <= levels
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_gradients_still_flow_in_eval_mode_on_cuda():
+    from downscale.model import Downscaler
+
+    model = Downscaler(2, width=8, arch="area").eval().cuda()
+    x = torch.rand(1, 3, 32, 32, device="cuda", requires_grad=True)
+    model(x).sum().backward()  # autograd takes the convolutions, not the kernels
+    assert x.grad is not None and model.correction.weight.grad is not None
