@@ -5,7 +5,6 @@ Kept free of click so that other engines (a process pool here, Ray elsewhere) ru
 
 from __future__ import annotations
 
-import math
 import os
 import zlib
 from dataclasses import dataclass
@@ -152,45 +151,38 @@ def convert_one(task: Task, opts: Options) -> Result:
 def convert_batch(tasks: list[Task], opts: Options) -> list[Result]:
     """``convert_one`` for each task, in order; with the learned method (fixed ratio), RGB images of one
     size up to ``BATCH_PIXELS`` go through E in one call, as per-call costs dominate small images.
-    Larger images are decoded one at a time (bounded memory)."""
+    Larger images are resized and written as soon as they are decoded (bounded memory)."""
+    batching = opts.method == "learned" and opts.ratio != "auto"
     results: list[Result | None] = [None] * len(tasks)
-    opened: dict[int, tuple[Image.Image, str]] = {}
+    held: dict[int, tuple[Image.Image, str]] = {}
     groups: dict[tuple[int, int], list[int]] = {}
-    if opts.method == "learned" and opts.ratio != "auto" and len(tasks) > 1:
-        for i, task in enumerate(tasks):
-            if _header_pixels(task.source) <= BATCH_PIXELS:
-                outcome = _open(task, opts)
-                if isinstance(outcome, Result):
-                    results[i] = outcome
-                else:
-                    opened[i] = outcome
-                    if outcome[0].mode == "RGB":
-                        groups.setdefault(outcome[0].size, []).append(i)
-    thumbs = {}
-    for members in groups.values():
-        if len(members) > 1:
-            try:
-                from .resize import learned_resize
-
-                batch = learned_resize(np.stack([np.asarray(opened[i][0]) for i in members]), opts.ratio,
-                                       weights=opts.weights, device=opts.device)
-                thumbs.update((i, Image.fromarray(t)) for i, t in zip(members, batch))
-            except Exception:  # e.g. too small for the ratio: each image then fails alone, with its own message
-                pass
     for i, task in enumerate(tasks):
-        if results[i] is None:
-            outcome = opened.get(i) or _open(task, opts)
-            results[i] = outcome if isinstance(outcome, Result) else _finish(task, opts, *outcome, thumbs.get(i))
+        outcome = _open(task, opts)
+        if isinstance(outcome, Result):
+            results[i] = outcome
+        elif batching and outcome[0].mode == "RGB" and outcome[0].width * outcome[0].height <= BATCH_PIXELS:
+            held[i] = outcome
+            groups.setdefault(outcome[0].size, []).append(i)
+        else:
+            results[i] = _finish(task, opts, *outcome)
+    for members in groups.values():
+        thumbs = _learned_batch([held[i][0] for i in members], opts) if len(members) > 1 else [None]
+        for i, thumb in zip(members, thumbs):
+            results[i] = _finish(tasks[i], opts, *held[i], thumb)
     return results
 
 
-def _header_pixels(path: Path) -> float:
-    """Width x height from the file's header (no decoding); infinite if it cannot be read."""
+def _learned_batch(images: list[Image.Image], opts: Options) -> list[Image.Image | None]:
+    """Same-size RGB images through E in one call; all None if that fails (e.g. too small for the
+    ratio: each image then fails alone, with its own message)."""
+    from .resize import learned_resize
+
     try:
-        with Image.open(path) as img:
-            return img.width * img.height
+        batch = learned_resize(np.stack([np.asarray(img) for img in images]), opts.ratio,
+                               weights=opts.weights, device=opts.device)
     except Exception:
-        return math.inf
+        return [None] * len(images)
+    return [Image.fromarray(thumb) for thumb in batch]
 
 
 def _open(task: Task, opts: Options) -> tuple[Image.Image, str] | Result:
