@@ -10,8 +10,10 @@ for run in "$root"/scratch-*/; do
   run=${run%/}
   name=$(basename "$run")
   case $name in *bicubic) methods=bicubic_aa ;; *) methods=learned ;; esac
+  own=()  # a jointly trained E (ThumbNet mode) comes with its run
+  [ -f "$run/downscaler.pt" ] && own=(--downscaler "$run/downscaler.pt")
   [ -f "$out/$name/results.json" ] || python -m downscale eval --data "$val" --student "$run/student.pt" \
-    --methods $methods --classes dataset --latency-repeats 0 --grid-images 0 --out "$out/$name"
+    "${own[@]}" --methods $methods --classes dataset --latency-repeats 0 --grid-images 0 --out "$out/$name"
 done
 python - "$out" <<'PY'
 import json, sys
