@@ -1,5 +1,6 @@
 import hashlib
 import os
+import platform
 import re
 import subprocess
 import sys
@@ -184,8 +185,7 @@ print(sum(faults[10:]))  # after the heap has settled (the first few grow it)
 """
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux") or os.confstr("CS_GNU_LIBC_VERSION") is None,
-                    reason="mallopt thresholds are glibc's")
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt thresholds are glibc's")
 def test_compute_commands_keep_freed_memory_instead_of_refaulting_it():
     faults = {mode: int(subprocess.run([sys.executable, "-c", _PAGE_FAULTS, mode], capture_output=True, text=True,
                                        check=True).stdout) for mode in ("default", "keep")}
