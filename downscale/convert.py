@@ -205,7 +205,7 @@ def _open(task: Task, opts: Options) -> tuple[Image.Image, str] | Result:
 def _finish(task: Task, opts: Options, img: Image.Image, fmt: str, thumb: Image.Image | None = None) -> Result:
     """Resize (unless ``thumb`` is given) and write atomically."""
     try:
-        thumb = thumb or thumbnail(img, opts)
+        thumb = thumbnail(img, opts) if thumb is None else thumb
         try:
             task.dest.parent.mkdir(parents=True, exist_ok=True)
             written = write_image(thumb, task.dest, fmt=fmt, quality=opts.quality,

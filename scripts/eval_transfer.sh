@@ -26,14 +26,16 @@ from downscale.evaluation.report import compare_runs
 out = Path(sys.argv[1])
 rows = ["| classifier (never saw E) | thumbnails | top-1 10-way % | on bicubic_aa % | difference | E only / bicubic only right | McNemar p |",
         "|---|---|---:|---:|---:|---:|---:|"]
+seen = set()  # classifiers whose area row is written (every E's run holds it)
 for path in sorted(out.glob("*/*/results.json")):
-    run = json.loads(path.read_text())
+    run, classifier = json.loads(path.read_text()), path.parent.parent.name
     ratio = run["config"]["ratios"][0]
     for method, label in (("area", "area"), ("learned", path.parent.name)):
-        if method == "area" and path.parent != sorted(path.parent.parent.iterdir())[0]:
-            continue  # area once per classifier
+        if method == "area" and classifier in seen:
+            continue
+        seen.add(classifier)
         c = compare_runs(run, f"{method}@{ratio}", run, f"bicubic_aa@{ratio}")
-        rows.append(f"| {path.parent.parent.name} | {label} | {100 * c['top1_a']:.2f} | {100 * c['top1_b']:.2f} | "
+        rows.append(f"| {classifier} | {label} | {100 * c['top1_a']:.2f} | {100 * c['top1_b']:.2f} | "
                     f"{100 * (c['top1_a'] - c['top1_b']):+.2f} | {c['a_only']} / {c['b_only']} | {c['p_mcnemar']:.2g} |")
 rows.append(f"\nn = {c['n']} val images (all), 10-way, {224 // ratio} px thumbnails; `scripts/eval_transfer.sh`.")
 (out / "summary.md").write_text("\n".join(rows) + "\n")
