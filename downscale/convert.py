@@ -14,11 +14,12 @@ from typing import NamedTuple
 import numpy as np
 from PIL import Image
 
-from .images import FORMAT_SUFFIX, IMAGE_SUFFIXES, read_image, write_image
+from .images import FORMAT_SUFFIX, IMAGE_SUFFIXES, read_image_reduced, write_image
 from .sizes import output_size
 
 
 BATCH_PIXELS = 512 * 512  # RGB images up to this size that share a size are resized in one call of E
+DRAFT_GAP = 2  # bicubic from a JPEG decoded at a reduced scale still reduces by at least this (Pillow's thumbnail)
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class Options:
 
     ratio: float | str = 2  # or "auto" (learned method only)
     method: str = "learned"  # learned | bicubic (Pillow)
+    draft: bool = True  # bicubic: decode JPEGs at a reduced scale that keeps >= DRAFT_GAP x the output size
     fmt: str = "keep"  # keep | jpeg | png | webp
     quality: int = 90
     overwrite: bool = False
@@ -120,14 +122,15 @@ def plan(files: list[tuple[Path, Path]], outdir: Path, fmt: str, shard: tuple[in
     return tasks, errors
 
 
-def thumbnail(img: Image.Image, opts: Options) -> Image.Image:
-    """The image reduced by ``opts.ratio`` with the chosen method."""
+def thumbnail(img: Image.Image, opts: Options, scale: int = 1) -> Image.Image:
+    """The image reduced by ``opts.ratio`` with the chosen method; ``img`` may be a JPEG decoded at
+    ``1 / scale`` of its full size (bicubic only, see ``read_image_reduced``)."""
     if opts.method == "bicubic":
         if img.mode == "1":  # black and white: resize as grey (Pillow would take nearest neighbour for "1")
             img = img.convert("L")
         elif img.mode in ("P", "PA"):
             img = img.convert("RGBA" if img.mode == "PA" or "transparency" in img.info else "RGB")
-        height, width = output_size(img.height, img.width, opts.ratio)
+        height, width = output_size(img.height * scale, img.width * scale, opts.ratio)
         return img.resize((width, height), Image.Resampling.BICUBIC)
     from .resize import learned_resize
 
@@ -154,7 +157,7 @@ def convert_batch(tasks: list[Task], opts: Options) -> list[Result]:
     Larger images are resized and written as soon as they are decoded (bounded memory)."""
     batching = opts.method == "learned" and opts.ratio != "auto"
     results: list[Result | None] = [None] * len(tasks)
-    held: dict[int, tuple[Image.Image, str]] = {}
+    held: dict[int, tuple[Image.Image, str, int]] = {}
     groups: dict[tuple[int, int], list[int]] = {}
     for i, task in enumerate(tasks):
         outcome = _open(task, opts)
@@ -185,27 +188,30 @@ def _learned_batch(images: list[Image.Image], opts: Options) -> list[Image.Image
     return [Image.fromarray(thumb) for thumb in batch]
 
 
-def _open(task: Task, opts: Options) -> tuple[Image.Image, str] | Result:
-    """The decoded image and the output format, or the Result that ends this task (skipped or failed)."""
+def _open(task: Task, opts: Options) -> tuple[Image.Image, str, int] | Result:
+    """The decoded image, the output format and the scale it was decoded at (``read_image_reduced``),
+    or the Result that ends this task (skipped or failed)."""
     try:
         if task.dest.is_dir():
             return Result("failed", f"{task.source}: its output {task.dest} is a folder; move it or choose another -o")
         if not opts.overwrite and task.dest.exists():
             return Result("skipped", f"{task.dest}: exists (use --overwrite to replace it)")
-        img = read_image(task.source)
+        drafting = opts.method == "bicubic" and opts.draft
+        img, scale = read_image_reduced(task.source, int(opts.ratio // DRAFT_GAP) if drafting else 1)
         fmt = (img.format or "PNG") if opts.fmt == "keep" else opts.fmt.upper()
         Image.init()  # every plugin loaded, so that Image.SAVE lists every format Pillow writes
         if fmt not in Image.SAVE:
             return Result("failed", f"{task.source}: Pillow reads {fmt} files but cannot write them; use --format png")
-        return img, fmt
+        return img, fmt, scale
     except Exception as exc:  # one bad file must not stop the batch
         return _failed(task, exc)
 
 
-def _finish(task: Task, opts: Options, img: Image.Image, fmt: str, thumb: Image.Image | None = None) -> Result:
+def _finish(task: Task, opts: Options, img: Image.Image, fmt: str, scale: int,
+            thumb: Image.Image | None = None) -> Result:
     """Resize (unless ``thumb`` is given) and write atomically."""
     try:
-        thumb = thumbnail(img, opts) if thumb is None else thumb
+        thumb = thumbnail(img, opts, scale) if thumb is None else thumb
         try:
             task.dest.parent.mkdir(parents=True, exist_ok=True)
             written = write_image(thumb, task.dest, fmt=fmt, quality=opts.quality,

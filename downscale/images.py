@@ -32,6 +32,16 @@ def read_image(path: str | os.PathLike) -> Image.Image:
     unreadable, not an image, truncated, over Pillow's decompression-bomb limit
     ``Image.MAX_IMAGE_PIXELS``).
     """
+    return read_image_reduced(path, 1)[0]
+
+
+def read_image_reduced(path: str | os.PathLike, most: int) -> tuple[Image.Image, int]:
+    """``read_image``, except that a JPEG may be decoded at 1/2, 1/4 or 1/8 of its size by libjpeg's DCT
+    scaling (Pillow's ``draft``): the largest of these scales that is at most ``1/most`` and divides both
+    sides, so the reduced image covers exactly the same pixels. Decoding is faster and leaves fewer
+    pixels to resize. Returns ``(image, scale)``; the full-size image is ``scale`` times larger (1: not
+    reduced: other formats, ``most < 2``, or sides no scale divides). Raises as ``read_image``.
+    """
     try:
         info = os.stat(path)  # before opening: opening a FIFO would block forever
     except OSError as exc:
@@ -44,10 +54,11 @@ def read_image(path: str | os.PathLike) -> Image.Image:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as img:
+                scale = _draft(img, most)
                 img.load()
                 upright = _upright(img)
                 upright.format = img.format
-                return upright
+                return upright, scale
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageReadError(
             f"{path}: refused: {exc} (raise PIL.Image.MAX_IMAGE_PIXELS if you trust the file)"
@@ -59,6 +70,15 @@ def read_image(path: str | os.PathLike) -> Image.Image:
         raise ImageReadError(f"{path}: cannot read: {cause}") from None
     except Exception as exc:  # Pillow's decoders raise other types on some corrupt data (struct.error, ...)
         raise ImageReadError(f"{path}: cannot decode: {type(exc).__name__}: {exc}") from None
+
+
+def _draft(img: Image.Image, most: int) -> int:
+    """Ask the decoder of the unloaded ``img`` for the largest exact scale ``1/s``, ``s <= most`` (JPEG only)."""
+    width, height = img.size
+    scale = next((s for s in (8, 4, 2) if s <= most and width % s == 0 and height % s == 0), 1)
+    if scale == 1 or img.draft(None, (width // scale, height // scale)) is None:
+        return 1  # (draft is None for formats that cannot decode reduced)
+    return width // img.width  # = scale, which divides both sides, so the reduced image is exact
 
 
 # EXIF orientation -> the transpose that makes the image upright (the table of ImageOps.exif_transpose).

@@ -102,6 +102,18 @@ def test_bicubic_method_matches_pillow(photo_tree, tmp_path, astronaut):
     assert np.array_equal(np.asarray(Image.open(out / "a.png")), np.asarray(expected))
 
 
+def test_no_draft_decodes_jpegs_in_full(tmp_path, astronaut):
+    astronaut.save(tmp_path / "a.jpg", quality=95)
+    outs = {}
+    for flag in ("--draft", "--no-draft"):
+        out = tmp_path / flag
+        assert _run("convert", tmp_path / "a.jpg", "-o", out, "--method", "bicubic", "--ratio", 4, "--format", "png",
+                    flag).exit_code == 0
+        outs[flag] = np.asarray(Image.open(out / "a.png"))
+    expected = np.asarray(Image.open(tmp_path / "a.jpg").resize((128, 128), Image.Resampling.BICUBIC))
+    assert np.array_equal(outs["--no-draft"], expected) and not np.array_equal(outs["--draft"], expected)
+
+
 def test_bad_arguments_are_usage_errors(photo_tree, tmp_path):
     result = _run("convert", photo_tree, "-o", tmp_path / "o", "--ratio", "0.5")
     assert result.exit_code == 2 and "must be >= 1" in result.output

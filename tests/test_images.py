@@ -6,7 +6,7 @@ import pytest
 from PIL import Image, ImageCms
 
 from downscale.errors import ImageReadError
-from downscale.images import read_image, write_image
+from downscale.images import read_image, read_image_reduced, write_image
 
 
 def _jpeg_with_orientation(path, orientation):
@@ -24,6 +24,28 @@ def test_exif_orientation_is_applied(tmp_path):
     assert img.size == (20, 40) and img.format == "JPEG"
     top = img.getpixel((10, 2))
     assert top[2] > 200 and top[0] < 60  # the blue half is on top once upright
+
+
+@pytest.mark.parametrize("size, most, scale", [((64, 48), 1, 1), ((64, 48), 3, 2), ((64, 48), 4, 4),
+                                               ((64, 48), 8, 8), ((66, 48), 8, 2), ((65, 48), 8, 1)])
+def test_a_jpeg_is_decoded_at_the_largest_exact_scale_allowed(tmp_path, coffee_array, size, most, scale):
+    path = tmp_path / "x.jpg"
+    Image.fromarray(coffee_array[: size[1], : size[0]]).save(path, quality=95)
+    img, got = read_image_reduced(path, most)
+    assert got == scale and img.size == (size[0] // scale, size[1] // scale) and img.format == "JPEG"
+    if scale == 1:
+        assert np.array_equal(np.asarray(img), np.asarray(read_image(path)))
+
+
+def test_reduced_decoding_leaves_other_formats_whole_and_keeps_orientation(tmp_path):
+    Image.new("RGB", (64, 48)).save(tmp_path / "x.png")
+    img, scale = read_image_reduced(tmp_path / "x.png", 8)
+    assert scale == 1 and img.size == (64, 48)
+    _jpeg_with_orientation(tmp_path / "rotated.jpg", 6)  # 40 x 20 stored, 20 x 40 upright
+    img, scale = read_image_reduced(tmp_path / "rotated.jpg", 4)
+    assert scale == 4 and img.size == (5, 10)
+    top, bottom = img.getpixel((2, 1)), img.getpixel((2, 8))
+    assert top[2] > 150 > top[0] and bottom[0] > 150 > bottom[2]  # blue on top once upright, as decoded in full
 
 
 def test_icc_profile_survives_read_and_write(tmp_path):

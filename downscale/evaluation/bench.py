@@ -138,11 +138,11 @@ def convert_bench(folder: str, ratio: int, jobs: int, repeats: int) -> list[dict
     return rows
 
 
-def _time_convert(folder: str, ratio: int, jobs: int, method: str) -> tuple[float, float]:
-    """(wall seconds, the conversion seconds the command reports) of one run."""
+def _time_convert(folder: str, ratio: int, jobs: int, method: str, *options: str) -> tuple[float, float]:
+    """(wall seconds, the conversion seconds the command reports) of one run, with more ``options``."""
     with tempfile.TemporaryDirectory() as out:
         command = [sys.executable, "-m", "downscale", "convert", folder, "-o", out, "--ratio", str(ratio),
-                   "--jobs", str(jobs), "--method", method]
+                   "--jobs", str(jobs), "--method", method, *options]
         start = time.perf_counter()
         done = subprocess.run(command, capture_output=True, text=True)
         seconds = time.perf_counter() - start
