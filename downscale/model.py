@@ -129,7 +129,8 @@ class Downscaler(nn.Module):
         """Inference for "area": conv (first layer + block mean) -> ReLU -> conv (correction + mean),
         over strips of about ``STRIP_PIXELS`` thumbnail pixels on CPU (each with a one-row halo for
         the 3x3 conv), so the input is read once and converted to ``dtype`` one strip at a time; on
-        CUDA the same two convs as Triton kernels (``downscale.kernels``) where Triton is installed."""
+        CUDA the same two convs as Triton kernels (``downscale.kernels``) where Triton is installed.
+        With a zero correction (``area-identity``) E is the block mean, one strided conv per strip."""
         r, (rows, cols) = self.ratio, output_size(x.shape[-2], x.shape[-1], self.ratio)
         # uint8 block means are >= 0, so they need no offset (which would cost bf16 a bit of precision)
         w1, b1, w2, b2 = self._fused_layers(*((1 / 255, 0.0) if x.dtype == torch.uint8 else (1.0, 1.0)))
@@ -140,10 +141,18 @@ class Downscaler(nn.Module):
             from .kernels import fused_area
 
             return fused_area(x, w1, b1, w2, b2, r, dtype)
-        w1, b1, w2, b2 = (t.to(dtype) for t in (w1, b1, w2, b2))
         n, cl = x.shape[0], torch.channels_last
         out = torch.empty(n, 3, rows, cols, dtype=dtype, device=x.device, memory_format=cl)
-        strip = max(1, STRIP_PIXELS // (n * cols)) if x.device.type == "cpu" else rows
+        # (one pass where autograd records: later strips would overwrite the buffer the gradients need)
+        strip = max(1, STRIP_PIXELS // (n * cols)) if x.device.type == "cpu" and not records else rows
+        if not records and not self.correction.weight.any():  # a zero correction: E is the block mean
+            mean = w1[-3:].to(dtype)
+            for top in range(0, rows, strip):
+                bottom = min(rows, top + strip)
+                blocks = x[..., top * r : bottom * r, : cols * r].to(dtype)
+                out[..., top:bottom, :] = F.conv2d(blocks, mean, stride=r)
+            return out
+        w1, b1, w2, b2 = (t.to(dtype) for t in (w1, b1, w2, b2))
         # One reused buffer holds each strip in `dtype` with one block of replicate padding around it, so
         # the first conv's output is the padded hidden map (padding the input by whole blocks is padding
         # the hidden map by one pixel) and the second conv needs none: no fresh buffers, no pad pass.

@@ -56,6 +56,26 @@ def test_untrained_area_downscaler_is_the_block_mean(ratio, size):
         torch.testing.assert_close(y, F.interpolate(x, size=y.shape[-2:], mode="area"), rtol=0, atol=1e-6)
 
 
+@pytest.mark.parametrize("ratio", [2, 4])
+def test_a_zero_correction_runs_as_the_block_mean_alone_and_still_trains(ratio, monkeypatch):
+    model = _trained_area_model(ratio)
+    torch.nn.init.zeros_(model.correction.weight)  # as in area-identity-r4-v0
+    x = torch.rand(2, 3, 75, 50)
+    u8 = (x * 255).round().to(torch.uint8)
+    monkeypatch.setattr(downscale.model, "STRIP_PIXELS", 2 * 4 * (50 // ratio))  # several strips, a short last one
+    recorded = model(x)  # autograd records: the two convolutions, so the correction still gets a gradient
+    recorded.sum().backward()
+    assert model.correction.weight.grad.abs().sum() > 0
+    with torch.no_grad():
+        y, y8 = model(x), model(u8)
+    block_mean = F.avg_pool2d(x[..., : 75 // ratio * ratio, : 50 // ratio * ratio], ratio)
+    torch.testing.assert_close(y, block_mean, rtol=0, atol=1e-6)
+    torch.testing.assert_close(y, recorded.detach(), rtol=0, atol=1e-6)
+    torch.testing.assert_close(y8, F.avg_pool2d(u8[..., : 75 // ratio * ratio, : 50 // ratio * ratio].float(),
+                                                ratio) / 255, rtol=0, atol=1e-6)
+    assert y.is_contiguous(memory_format=torch.channels_last)
+
+
 @pytest.mark.parametrize("arch", ["paper", "unshuffle"])
 def test_correction_is_added_and_cropped_for_odd_sizes(arch):
     model = Downscaler(4, width=8, arch=arch).eval()
