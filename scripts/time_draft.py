@@ -20,19 +20,17 @@ from pathlib import Path
 
 import click
 import numpy as np
-from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio
 
-from downscale.convert import DRAFT_GAP
+from downscale.convert import DRAFT_GAP, Options, thumbnail
 from downscale.evaluation.bench import _time_convert
 from downscale.images import read_image, read_image_reduced
-from downscale.sizes import output_size
 
 
-def _bicubic(path: Path, ratio: int, most: int) -> Image.Image:
+def _bicubic(path: Path, ratio: int, most: int) -> tuple[np.ndarray, int]:
+    """What `convert --method bicubic` writes (before encoding) when decoding at up to 1/most; and the scale."""
     img, scale = read_image_reduced(path, most)
-    height, width = output_size(img.height * scale, img.width * scale, ratio)
-    return img.resize((width, height), Image.Resampling.BICUBIC)
+    return np.asarray(thumbnail(img, Options(ratio=ratio, method="bicubic"), scale)), scale
 
 
 @click.command()
@@ -52,11 +50,11 @@ def main(folder: Path, ratios: str, jobs: int, rounds: int):
         most = ratio // DRAFT_GAP
         diffs, psnrs, reduced = [], [], 0
         for path in files:
-            if read_image_reduced(path, most)[1] == 1:
+            draft, scale = _bicubic(path, ratio, most)
+            if scale == 1:
                 continue
             reduced += 1
-            full = np.asarray(_bicubic(path, ratio, 1))
-            draft = np.asarray(_bicubic(path, ratio, most))
+            full, _ = _bicubic(path, ratio, 1)
             diffs.append(np.abs(full.astype(int) - draft))
             psnrs.append(peak_signal_noise_ratio(full, draft) if diffs[-1].any() else float("inf"))
         timings = {}
