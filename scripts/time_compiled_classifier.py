@@ -4,7 +4,7 @@
 
 MobileNetV2 (random weights, channels_last, torch threads = cores) at 224 px on a float batch, and the
 same network at 56 px on the default ratio-4 E's thumbnails of that batch, each four ways: eager, eager
-with BatchNorm folded into the convolutions (`torch.nn.utils.fusion.fuse_conv_bn_eval`), TorchScript
+with BatchNorm folded into the convolutions (`torch.fx.experimental.optimization.fuse`), TorchScript
 frozen and optimised for inference (`torch.jit.freeze` + `optimize_for_inference`: BatchNorm folded,
 oneDNN fusions; deprecated in torch 2.14) and `torch.compile` (Inductor, `freezing=True`). Prints the median ms per batch
 after 2 warm-ups, the one-off compile time, the largest output difference from eager, and the
@@ -16,12 +16,9 @@ from __future__ import annotations
 import sys
 import time
 
-import copy
-
 import click
 import torch
-from torch import nn
-from torch.nn.utils.fusion import fuse_conv_bn_eval
+from torch.fx.experimental.optimization import fuse
 
 from downscale.classifiers import build_classifier
 from downscale.cli import keep_freed_memory
@@ -29,16 +26,6 @@ from downscale.evaluation.cost import median_time
 from downscale.pretrained import default_weights, load_downscaler
 
 CL = torch.channels_last
-
-
-def _folded(net, x):
-    net = copy.deepcopy(net)
-    for block in net.modules():
-        if isinstance(block, nn.Sequential):
-            for i in range(len(block) - 1):
-                if isinstance(block[i], nn.Conv2d) and isinstance(block[i + 1], nn.BatchNorm2d):
-                    block[i], block[i + 1] = fuse_conv_bn_eval(block[i], block[i + 1]), nn.Identity()
-    return net
 
 
 def _frozen(net, x):
@@ -70,7 +57,7 @@ def main(batch: int, repeats: int):
                    f"E (ratio 4, {default_weights(4)}) {1e3 * t_e:.1f} ms")
         click.echo("| form | build s (224 / 56) | 224 px ms | 56 px ms | max diff from eager | "
                    "224 / (E + 56) |\n|---|---:|---:|---:|---:|---:|")
-        for name, build in (("eager", None), ("BatchNorm folded", _folded), ("torch.jit.freeze", _frozen),
+        for name, build in (("eager", None), ("BatchNorm folded", lambda net, x: fuse(net)), ("torch.jit.freeze", _frozen),
                             ("torch.compile", _compiled)):
             times, builds, diff = {}, [], 0.0
             for side, inp in (("224", x), ("56", thumbs)):
