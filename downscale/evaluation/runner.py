@@ -15,11 +15,12 @@ from torchvision.transforms import v2
 
 from ..model import Downscaler, output_size
 from .cost import flops, median_time
-from .methods import FULL, REFERENCE, thumbnail
+from .methods import CLASSICAL, FULL, REFERENCE, thumbnail
 from .quality import thumbnail_quality
 from .stats import discordant, mcnemar_exact, wilson_interval
 
-VIEWS = ("all", "dataset")  # top-1 over every classifier output, or only over the dataset's classes
+VIEWS = ("all", "dataset", "agreement")  # top-1 over every classifier output, or only over the dataset's
+# classes; or agreement: the thumbnail's top-1 equals the same classifier's top-1 on the full image (no labels)
 
 
 class _Fit:
@@ -32,10 +33,38 @@ class _Fit:
         return img if tuple(img.shape[-2:]) == (self.size, self.size) else self.resize(img)
 
 
-def image_folder(root: str | Path, image_size: int = 224) -> torchvision.datasets.ImageFolder:
-    """An ImageFolder of uint8 ``[3, S, S]`` RGB tensors (short side resized to S, centre crop)."""
-    fit = v2.Compose([v2.PILToTensor(), _Fit(image_size)])  # ImageFolder's loader gives PIL RGB
-    return torchvision.datasets.ImageFolder(str(root), transform=fit)
+class PhotoFolder(torch.utils.data.Dataset):
+    """Every image file under ``root`` (recursive, sorted), unlabelled (target -1), as ``(image, -1)``;
+    ``classes`` is empty. For label-free evaluation (agreement) on any folder of photos."""
+
+    def __init__(self, root: str | Path, transform):
+        files = sorted(p for p in Path(root).rglob("*") if p.is_file() and p.suffix.lower() in IMG_EXTENSIONS)
+        if not files:
+            raise ValueError(f"{root}: no image files ({', '.join(IMG_EXTENSIONS)}) found")
+        self.samples, self.classes, self.transform = [(str(f), -1) for f in files], [], transform
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, i: int):
+        return self.transform(torchvision.datasets.folder.pil_loader(self.samples[i][0])), -1
+
+
+IMG_EXTENSIONS = torchvision.datasets.folder.IMG_EXTENSIONS
+
+
+def image_folder(root: str | Path, image_size: int = 224, labelled: bool = True) -> torch.utils.data.Dataset:
+    """uint8 ``[3, S, S]`` RGB tensors (short side resized to S, centre crop): an ImageFolder (class
+    sub-folders), or with ``labelled=False`` a ``PhotoFolder`` of every image under ``root``.
+    Raises ValueError naming the folder when it holds no class sub-folders or no images."""
+    fit = v2.Compose([v2.PILToTensor(), _Fit(image_size)])  # the loaders give PIL RGB
+    if not labelled:
+        return PhotoFolder(root, fit)
+    try:
+        return torchvision.datasets.ImageFolder(str(root), transform=fit)
+    except FileNotFoundError as exc:
+        raise ValueError(f"{root}: {exc}; give a folder with one sub-folder per class, "
+                         "or use --agreement alone for a folder of unlabelled photos") from exc
 
 
 def seeded_subset(n: int, limit: int | None, seed: int) -> list[int]:
@@ -87,7 +116,7 @@ def run(
     """
     classifier = classifier.to(device).eval().to(memory_format=torch.channels_last)
     downscalers = {r: e.to(device).eval() for r, e in plan.downscalers.items()}
-    columns = torch.tensor(class_map, device=device)
+    columns = torch.tensor(class_map, device=device, dtype=torch.long)
     keys = plan.keys
     logit_pred = {k: [] for k in keys}
     dataset_pred = {k: [] for k in keys}
@@ -110,7 +139,7 @@ def run(
         for k, t in thumbs.items():
             logits = classifier(t.contiguous(memory_format=torch.channels_last))
             logit_pred[k].append(logits.argmax(1).cpu())
-            dataset_pred[k].append(logits[:, columns].argmax(1).cpu())
+            dataset_pred[k].append(logits[:, columns].argmax(1).cpu() if len(columns) else -torch.ones(len(t), dtype=torch.long))
             if k in quality:
                 quality[k].append(thumbnail_quality(t, thumbs[(REFERENCE, k[1])]))
             if rows and k in examples["thumbs"]:
@@ -150,33 +179,54 @@ def measure_cost(keys, images, classifier, downscalers, repeats, device) -> tupl
     return flops_, latency
 
 
+def _paired(ok: np.ndarray, other: np.ndarray) -> dict:
+    better, worse = discordant(ok.tolist(), other.tolist())
+    return {"delta": float(ok.mean() - other.mean()), "method_only": better, "other_only": worse,
+            "p_mcnemar": mcnemar_exact(better, worse)}
+
+
+def best_classical(top1: dict[str, float]) -> str | None:
+    """The classical method with the highest score in ``{method: top1}`` (ties: ``CLASSICAL`` order)."""
+    present = [m for m in CLASSICAL if m in top1]
+    return max(present, key=lambda m: (top1[m], -present.index(m))) if present else None
+
+
 def summarise(raw: dict, class_map: list[int], groups: dict[str, np.ndarray], views: list[str]) -> list[dict]:
-    """One row per (group, view, key): n, top-1 with Wilson 95% CI, exact McNemar vs ``bicubic_aa`` at
-    the same ratio, mean thumbnail quality, FLOPs and latency per image. ``groups`` maps a name to a
-    boolean mask over the evaluated images."""
+    """One row per (group, view, key): n, top-1 (or agreement) with Wilson 95% CI, exact McNemar against
+    the best classical method of that group, view and ratio (``vs_best_classical``, chosen on the same
+    images, which favours the classical side) and against ``bicubic_aa`` (``vs_bicubic``), mean thumbnail
+    quality, FLOPs and latency per image. ``groups`` maps a name to a boolean mask over the images.
+    The ``agreement`` view needs the full-resolution key ``(full, 1)``."""
     labels = raw["labels"]
-    correct = {
-        "all": {k: p == np.asarray(class_map)[labels] for k, p in raw["logit_pred"].items()},
-        "dataset": {k: p == labels for k, p in raw["dataset_pred"].items()},
-    }
+    correct = {}
+    if "all" in views:
+        correct["all"] = {k: p == np.asarray(class_map, dtype=int)[labels] for k, p in raw["logit_pred"].items()}
+    if "dataset" in views:
+        correct["dataset"] = {k: p == labels for k, p in raw["dataset_pred"].items()}
+    if "agreement" in views:
+        full = raw["logit_pred"][(FULL, 1)]
+        correct["agreement"] = {k: p == full for k, p in raw["logit_pred"].items() if k != (FULL, 1)}
     rows = []
     for group, mask in groups.items():
         n = int(mask.sum())
         if n == 0:
             continue
         for view in views:
+            ok_of = {k: v[mask] for k, v in correct[view].items()}
+            best = {r: best_classical({m: ok.mean() for (m, r2), ok in ok_of.items() if r2 == r})
+                    for r in {r for _, r in ok_of}}
             for k in raw["keys"]:
+                if k not in ok_of:
+                    continue
                 method, ratio = k
-                ok = correct[view][k][mask]
+                ok = ok_of[k]
                 row = {"group": group, "view": view, "method": method, "ratio": ratio, "n": n,
                        "correct": int(ok.sum()), "top1": float(ok.mean())}
                 row["ci95"] = list(wilson_interval(row["correct"], n))
-                ref = (REFERENCE, ratio)
-                if method not in (FULL, REFERENCE) and ref in correct[view]:
-                    ref_ok = correct[view][ref][mask]
-                    better, worse = discordant(ok.tolist(), ref_ok.tolist())
-                    row["vs_bicubic"] = {"delta": float(ok.mean() - ref_ok.mean()), "method_only": better,
-                                         "bicubic_only": worse, "p_mcnemar": mcnemar_exact(better, worse)}
+                if best[ratio] and method not in (FULL, best[ratio]):
+                    row["vs_best_classical"] = {"method": best[ratio], **_paired(ok, ok_of[(best[ratio], ratio)])}
+                if method not in (FULL, REFERENCE) and (REFERENCE, ratio) in ok_of:
+                    row["vs_bicubic"] = _paired(ok, ok_of[(REFERENCE, ratio)])
                 if k in raw["quality"]:
                     q = raw["quality"][k]
                     row["quality_vs_bicubic"] = {

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from downscale.evaluation.methods import METHODS, thumbnail
+from downscale.evaluation.methods import CLASSICAL, METHODS, thumbnail
 from downscale.model import Downscaler
 
 
@@ -32,6 +32,27 @@ def test_area_is_the_box_average():
     assert torch.allclose(out[0, 0, 0] * 255, torch.tensor([5.0, 9.0]))
 
 
+def test_nearest_is_plain_subsampling():
+    images = torch.arange(16, dtype=torch.uint8).view(1, 1, 4, 4).expand(1, 3, 4, 4)
+    out = thumbnail("nearest", images, 2)
+    assert torch.equal(out[0, 0] * 255, torch.tensor([[0.0, 2.0], [8.0, 10.0]]))
+
+
+def test_bicubic_without_antialias_uses_the_four_nearest_pixels():
+    # ratio 2: output pixel i sits at 2i + 0.5, between pixels 2i and 2i + 1, with Keys' cubic (a = -0.75)
+    # weights -0.09375, 0.59375, 0.59375, -0.09375 and indices clamped at the border
+    images = torch.tensor([0, 8, 16, 24], dtype=torch.uint8).view(1, 1, 1, 4).expand(1, 3, 2, 4)
+    out = thumbnail("bicubic", images, 2)
+    assert torch.allclose(out[0, 0, 0] * 255, torch.tensor([3.25, 20.75]))
+    assert torch.allclose(thumbnail("bilinear", images, 2)[0, 0, 0] * 255, torch.tensor([4.0, 20.0]))
+
+
+def test_classical_methods_keep_a_flat_image_flat():
+    images = torch.full((1, 3, 8, 8), 77, dtype=torch.uint8)
+    for method in CLASSICAL:
+        assert torch.allclose(thumbnail(method, images, 4) * 255, torch.full((1, 3, 2, 2), 77.0), atol=1e-4), method
+
+
 def test_pil_methods_keep_a_flat_image_flat():
     images = torch.full((1, 3, 8, 8), 77, dtype=torch.uint8)
     for method in ("lanczos", "pil_bicubic"):
@@ -44,7 +65,7 @@ def test_ratio_one_is_the_image(images):
 
 def test_errors_name_the_problem(images):
     with pytest.raises(ValueError, match="unknown method"):
-        thumbnail("nearest", images, 2)
+        thumbnail("box", images, 2)
     with pytest.raises(ValueError, match="needs a downscaler"):
         thumbnail("learned", images, 4, Downscaler(2))
     with pytest.raises(ValueError, match="uint8"):
