@@ -28,6 +28,7 @@ def _antialiased_bicubic(x: torch.Tensor, **how) -> torch.Tensor:
 
 
 ARCHITECTURES = ("paper", "unshuffle", "area")
+SKIPS = ("mean", "nearest")  # the classical resize under the "area" layout's correction (see Downscaler)
 STRIP_PIXELS = 65536  # thumbnail pixels (batch x rows x columns) per pass of the fused "area" E on CPU:
 # buffers this small are reused by the allocator, while fresh large ones cost more in page faults than the maths
 
@@ -52,8 +53,9 @@ class Downscaler(nn.Module):
     conv with a ``ratio``-sized kernel), then BN + ReLU and a 3x3 conv at thumbnail resolution;
     about 5x (ratio 4) to 8x (ratio 2) fewer multiply-adds than "paper" at the same width.
     ``arch="area"`` is "unshuffle" over area (block-mean) resizing instead of bicubic, with a
-    correction that cannot change flat colours (see ``_correction_weight``): the block mean is
-    three more channels of the first conv, so at inference the whole E is two convolutions and a
+    correction that cannot change flat colours (see ``_correction_weight``); ``skip="nearest"`` puts
+    it over plain subsampling (each block's top-left pixel, torch's ``nearest``) instead, the sharp
+    resize frozen ImageNet classifiers prefer. The skip is three more channels of the first conv, so at inference the whole E is two convolutions and a
     ReLU, run in strips of about ``STRIP_PIXELS`` thumbnail pixels; the fastest layout (about Pillow
     bicubic's speed on CPU).
 
@@ -70,13 +72,15 @@ class Downscaler(nn.Module):
     "unshuffle" and "area" drop the incomplete last block.
     """
 
-    def __init__(self, ratio: int = 4, width: int = 32, arch: str = "paper"):
+    def __init__(self, ratio: int = 4, width: int = 32, arch: str = "paper", skip: str = "mean"):
         super().__init__()
         if ratio not in TRAINED_RATIOS:
             raise ValueError(f"Downscaler ratio must be one of {TRAINED_RATIOS}, got {ratio!r}")
         if arch not in ARCHITECTURES:
             raise ValueError(f"Downscaler arch must be one of {ARCHITECTURES}, got {arch!r}")
-        self.ratio, self.width, self.arch = ratio, width, arch
+        if skip not in SKIPS or (skip != "mean" and arch != "area"):
+            raise ValueError(f"Downscaler skip must be one of {SKIPS} ('mean' unless arch='area'), got {skip!r}")
+        self.ratio, self.width, self.arch, self.skip = ratio, width, arch, skip
         if arch == "paper":
             first = nn.Conv2d(3, width, 5, stride=2, padding=2, bias=False)
             self.correction = nn.Conv2d(width, 3, 5, stride=ratio // 2, padding=2)
@@ -113,7 +117,8 @@ class Downscaler(nn.Module):
             hidden = F.relu_(hidden)
         if self.arch == "area":
             residual = F.conv2d(F.pad(hidden, (1, 1, 1, 1), mode="replicate"), self._correction_weight())
-            return F.avg_pool2d(blocks, self.ratio) + residual
+            skip = blocks[..., :: self.ratio, :: self.ratio] if self.skip == "nearest" else F.avg_pool2d(blocks, self.ratio)
+            return skip + residual
         c = self.correction
         residual = F.conv2d(hidden, c.weight.to(x.dtype), c.bias.to(x.dtype), c.stride, c.padding)
         return grid_bicubic(x, self.ratio) + residual[..., : size[0], : size[1]]
@@ -130,7 +135,7 @@ class Downscaler(nn.Module):
         over strips of about ``STRIP_PIXELS`` thumbnail pixels on CPU (each with a one-row halo for
         the 3x3 conv), so the input is read once and converted to ``dtype`` one strip at a time; on
         CUDA the same two convs as Triton kernels (``downscale.kernels``) where Triton is installed.
-        With a zero correction (``area-identity``) E is the block mean, one strided conv per strip."""
+        With a zero correction (``area-identity``) E is its skip alone, one strided conv per strip."""
         r, (rows, cols) = self.ratio, output_size(x.shape[-2], x.shape[-1], self.ratio)
         # uint8 block means are >= 0, so they need no offset (which would cost bf16 a bit of precision)
         w1, b1, w2, b2 = self._fused_layers(*((1 / 255, 0.0) if x.dtype == torch.uint8 else (1.0, 1.0)))
@@ -145,12 +150,12 @@ class Downscaler(nn.Module):
         out = torch.empty(n, 3, rows, cols, dtype=dtype, device=x.device, memory_format=cl)
         # (one pass where autograd records: later strips would overwrite the buffer the gradients need)
         strip = max(1, STRIP_PIXELS // (n * cols)) if x.device.type == "cpu" and not records else rows
-        if not records and not self.correction.weight.any():  # a zero correction: E is the block mean
-            mean = w1[-3:].to(dtype)
+        if not records and not self.correction.weight.any():  # a zero correction: E is its skip
+            skip = w1[-3:].to(dtype)
             for top in range(0, rows, strip):
                 bottom = min(rows, top + strip)
                 blocks = x[..., top * r : bottom * r, : cols * r].to(dtype)
-                out[..., top:bottom, :] = F.conv2d(blocks, mean, stride=r)
+                out[..., top:bottom, :] = F.conv2d(blocks, skip, stride=r)
             return out
         w1, b1, w2, b2 = (t.to(dtype) for t in (w1, b1, w2, b2))
         # One reused buffer holds each strip in `dtype` with one block of replicate padding around it, so
@@ -177,13 +182,17 @@ class Downscaler(nn.Module):
 
     def _fused_layers(self, scale: float, offset: float) -> tuple[torch.Tensor, ...]:
         """Weights of the two convs of ``_fused`` for input ``x * scale`` in [0, 1]. Three extra channels
-        carry the block mean through both: raised by ``offset`` after the first conv so the ReLU passes
+        carry the skip (block mean, or each block's top-left pixel) through both: raised by ``offset`` after the first conv so the ReLU passes
         them unchanged for any input >= -offset, and added back (minus the offset) by the centre tap
         of the second."""
         weight, bias = self._folded_first_layer()
         r, eye = self.ratio, torch.eye(3, device=weight.device)
-        mean = eye.view(3, 3, 1, 1).expand(3, 3, r, r) / (r * r)
-        w1 = torch.cat([weight, mean]) * scale
+        if self.skip == "nearest":
+            skip = torch.zeros(3, 3, r, r, device=weight.device)
+            skip[:, :, 0, 0] = eye
+        else:
+            skip = eye.view(3, 3, 1, 1).expand(3, 3, r, r) / (r * r)
+        w1 = torch.cat([weight, skip]) * scale
         b1 = torch.cat([bias, torch.full((3,), offset, device=bias.device)])
         carry = torch.zeros(3, 3, 3, 3, device=weight.device)
         carry[:, :, 1, 1] = eye
@@ -209,4 +218,5 @@ class Downscaler(nn.Module):
 
     def config(self) -> dict:
         """The constructor arguments, stored beside the state_dict in weight files."""
-        return {"ratio": self.ratio, "width": self.width, "arch": self.arch}
+        config = {"ratio": self.ratio, "width": self.width, "arch": self.arch}
+        return config if self.skip == "mean" else {**config, "skip": self.skip}

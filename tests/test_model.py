@@ -195,3 +195,40 @@ def test_inference_computes_in_the_requested_dtype(arch):
     assert (half.float() - exact).abs().max() < 3 / 255
     with pytest.raises(ValueError, match="while training"):
         model.train()(u8.float() / 255, torch.bfloat16)
+
+
+@pytest.mark.parametrize("ratio", [2, 4])
+def test_nearest_skip_untrained_is_torch_nearest_and_folds_exactly(ratio, monkeypatch):
+    model = Downscaler(ratio, width=8, arch="area", skip="nearest").eval()
+    x = torch.rand(2, 3, 37, 42)
+    u8 = (x * 255).round().to(torch.uint8)
+    size = output_size(37, 42, ratio)
+    with torch.no_grad():
+        nearest = F.interpolate(x[..., : size[0] * ratio, : size[1] * ratio], size=size, mode="nearest")
+        torch.testing.assert_close(model(x), nearest, rtol=0, atol=0)  # a zero correction: subsampling alone
+        torch.testing.assert_close(model(u8), u8[..., ::ratio, ::ratio][..., : size[0], : size[1]].float() / 255,
+                                   rtol=0, atol=1e-7)
+    torch.manual_seed(0)
+    model.train()
+    for _ in range(3):
+        model(torch.rand(4, 3, 32, 32))
+    torch.nn.init.normal_(model.correction.weight, std=0.1)
+    model.eval()
+    monkeypatch.setattr(downscale.model, "STRIP_PIXELS", 2 * 4 * (42 // ratio))  # several strips
+    with torch.no_grad():
+        folded = model(x)
+        model.train()
+        model.features[1].eval()
+        torch.testing.assert_close(folded, model(x), rtol=1e-5, atol=1e-5)
+        model.eval()
+        flat = torch.tensor([0.8, 0.1, 0.3]).view(1, 3, 1, 1).expand(1, 3, 24, 40)
+        torch.testing.assert_close(model(flat), flat[..., : 24 // ratio, : 40 // ratio], rtol=0, atol=1e-6)
+    assert model.config() == {"ratio": ratio, "width": 8, "arch": "area", "skip": "nearest"}
+    assert "skip" not in Downscaler(ratio, arch="area").config()  # older weight files load unchanged
+
+
+def test_nearest_skip_needs_the_area_layout():
+    with pytest.raises(ValueError, match="skip"):
+        Downscaler(2, arch="paper", skip="nearest")
+    with pytest.raises(ValueError, match="skip"):
+        Downscaler(2, arch="area", skip="lanczos")

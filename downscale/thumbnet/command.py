@@ -57,6 +57,7 @@ def _opt(name: str, *, help: str, **kwargs):
 @_opt("weight_decay", type=float, help="AdamW weight decay.")
 @_opt("downscaler_width", type=click.IntRange(1), help="hidden channels of E.")
 @_opt("downscaler_arch", type=click.Choice(["paper", "unshuffle", "area"]), help="layout of E (see Downscaler).")
+@_opt("downscaler_skip", type=click.Choice(["mean", "nearest"]), help="classical resize under the area layout's correction.")
 @_opt("cache", type=click.Path(file_okay=False), help="teacher-logit cache folder [default: OUT/cache].")
 @_opt("log_every", type=click.IntRange(1), help="steps between progress lines.")
 @_opt("device", help="cpu, cuda, cuda:1 ... [default: cuda if available].")

@@ -45,6 +45,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     downscaler_width: int = 32  # channels of E's hidden layer
     downscaler_arch: str = "paper"  # E's layout: paper (two 5x5 convs) | unshuffle | area (see model.Downscaler)
+    downscaler_skip: str = "mean"  # the "area" layout's classical resize: mean (block mean) | nearest
     cache: str | None = None  # folder for the teacher-logit cache (default: OUT/cache)
     log_every: int = 20  # steps between progress lines
     device: str | None = None  # default: cuda if available, else cpu

@@ -156,7 +156,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, stop_after: int | None = No
     torch.manual_seed(cfg.seed)  # after the cache, which may or may not have drawn random numbers
     downscaler = None  # the E being trained
     if cfg.downscaler == "learned":
-        downscaler = Downscaler(cfg.ratio, cfg.downscaler_width, cfg.downscaler_arch)
+        downscaler = Downscaler(cfg.ratio, cfg.downscaler_width, cfg.downscaler_arch, cfg.downscaler_skip)
     thumbnailer = downscaler or (_fixed_downscaler(cfg) if cfg.fixed_downscaler else None)
     classifier = teacher if cfg.freeze_classifier else build_student(cfg, teacher)
     fm = cfg.strategy == "fm"
@@ -357,7 +357,7 @@ def model_card(cfg: TrainConfig, record: dict) -> str:
         + ". KD targets: the teacher's logits on the full-size image" + (" (and its flip)" if cfg.flip else "")
         + ", computed once and cached.",
         f"- Student init: {'from the teacher' if cfg.student_init == 'teacher' else 'random'}; "
-        f"E: residual over {'area (block mean)' if cfg.downscaler_arch == 'area' else 'antialiased bicubic'}, arch `{cfg.downscaler_arch}`, width {cfg.downscaler_width}"
+        f"E: residual over {('nearest (subsampling)' if cfg.downscaler_skip == 'nearest' else 'area (block mean)') if cfg.downscaler_arch == 'area' else 'antialiased bicubic'}, arch `{cfg.downscaler_arch}`, width {cfg.downscaler_width}"
         + ("" if cfg.downscaler == "learned" else " (not used: bicubic baseline)" if cfg.downscaler == "bicubic"
            else f" (not used: the student trains on the fixed E `{cfg.downscaler}`)") + ".",
         f"- AdamW (weight decay {cfg.weight_decay}), one-cycle schedule, peak lr {cfg.lr_student} (S) / "
