@@ -19,6 +19,7 @@ from pathlib import Path
 import click
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from ..classifiers import build_classifier
@@ -30,6 +31,8 @@ from .cost import median_time
 from .report import write_text
 
 CL = torch.channels_last
+PIL_FILTERS = {"bicubic": Image.Resampling.BICUBIC, "nearest": Image.Resampling.NEAREST, "bilinear": Image.Resampling.BILINEAR,
+               "box (area)": Image.Resampling.BOX, "lanczos": Image.Resampling.LANCZOS}
 
 
 def _ints(ctx, param, value):
@@ -46,8 +49,9 @@ def _devices() -> list[str]:
 def resize_bench(sizes: list[int], ratios: list[int], repeats: int, warmup: int) -> list[dict]:
     """Median seconds per image for each method at each square size and ratio (batch of one image).
 
-    PIL methods and ``learned_resize`` take and return a PIL RGB image (the user's path, default E);
-    the torch rows time E and torchvision's bicubic alone on a float ``[1, 3, S, S]`` channels_last tensor.
+    PIL methods (every classical filter) and ``learned_resize`` take and return a PIL RGB image (the
+    user's path, default E); the torch rows time E and torch's classical resizes alone on a float
+    ``[1, 3, S, S]`` channels_last tensor.
     """
     rows = []
     g = torch.Generator().manual_seed(0)
@@ -58,14 +62,14 @@ def resize_bench(sizes: list[int], ratios: list[int], repeats: int, warmup: int)
         for ratio in ratios:
             out = output_size(size, size, ratio)
             e = downscalers[ratio]
-            cases = {
-                "PIL bicubic": ("cpu", lambda: pil.resize(out[::-1], Image.Resampling.BICUBIC)),
-                "PIL reduce": ("cpu", lambda: pil.reduce(ratio)),
-                "learned_resize (PIL in/out)": ("cpu", lambda: learned_resize(pil, ratio)),
-            }
+            cases = {f"PIL {name}": ("cpu", lambda f=f: pil.resize(out[::-1], f)) for name, f in PIL_FILTERS.items()}
+            cases["PIL reduce"] = ("cpu", lambda: pil.reduce(ratio))
+            cases["learned_resize (PIL in/out)"] = ("cpu", lambda: learned_resize(pil, ratio))
             for dev in _devices():
                 x = (u8.permute(2, 0, 1)[None].float() / 255).to(dev).contiguous(memory_format=CL)
                 e_dev = copy.deepcopy(e).to(dev).to(memory_format=CL)  # Module.to moves in place: one copy each
+                for mode in ("nearest", "bicubic", "area"):  # without antialias (area has none to take)
+                    cases[f"torch {mode} ({dev})"] = (dev, lambda x=x, mode=mode: F.interpolate(x, size=out, mode=mode))
                 cases[f"torchvision bicubic aa ({dev})"] = (dev, lambda x=x: bicubic(x, out))
                 cases[f"learned E ({dev})"] = (dev, lambda x=x, e_dev=e_dev: e_dev(x))
             with torch.inference_mode():
@@ -247,8 +251,8 @@ def bench(sizes, ratios, repeats, warmup, batch, batch_side, classifier, num_cla
           folder, jobs, convert_ratio, large_mp, gpu_batches, json_path):
     """Time resizing, a batch, end-to-end classification, and on request a folder conversion and a large image.
 
-    Resizing: learned_resize and E vs PIL bicubic, PIL reduce and torchvision's antialiased bicubic at
-    each size and ratio; a batch of small images; end-to-end classification (full-size classifier vs
+    Resizing: learned_resize and E vs every classical resize (Pillow's filters and reduce, torch's
+    nearest, bicubic and area, torchvision's antialiased bicubic) at each size and ratio; a batch of small images; end-to-end classification (full-size classifier vs
     downscale + thumbnail student); with CUDA, batches of 1-MP uint8 images on the GPU in float32,
     bfloat16 and float16; `downscale convert` on --folder; peak memory on a --large-mp image.
 

@@ -15,13 +15,16 @@ def test_bench_smoke_tiny_sizes(tmp_path):
     assert result.exit_code == 0, result.output
     res = json.loads(out.read_text())
     devices = 2 if res["env"]["cuda"] else 1
-    assert len(res["resize"]) == 2 * 2 * (3 + 2 * devices)  # sizes x ratios x (3 PIL-in + 2 torch per device)
+    # sizes x ratios x (5 Pillow filters + reduce + learned_resize, and 5 torch rows per device)
+    assert len(res["resize"]) == 2 * 2 * (7 + 5 * devices)
     for row in res["resize"]:
         assert row["ms"] > 0
         if row["method"] == "PIL bicubic":
             assert row["vs_pil_bicubic"] == 1.0
-    assert {r["method"] for r in res["resize"]} >= {"PIL bicubic", "PIL reduce", "learned_resize (PIL in/out)",
-                                                     "learned E (cpu)", "torchvision bicubic aa (cpu)"}
+    assert {r["method"] for r in res["resize"]} >= {"PIL bicubic", "PIL nearest", "PIL bilinear", "PIL box (area)",
+                                                     "PIL lanczos", "PIL reduce", "learned_resize (PIL in/out)",
+                                                     "learned E (cpu)", "torchvision bicubic aa (cpu)",
+                                                     "torch nearest (cpu)", "torch bicubic (cpu)", "torch area (cpu)"}
     assert [(r["ratio"], r["batch"]) for r in res["batch"]] == [(2, 3), (2, 3), (4, 3), (4, 3)]
     pipelines = {(r["batch"], r["pipeline"]) for r in res["classify"] if r["device"] == "cpu"}
     assert pipelines == {(b, p) for b in (1, 2) for p in ("classifier @32", "bicubic_aa + student @16",
