@@ -46,7 +46,7 @@ class LazyGroup(click.Group):
         "train": ("downscale.thumbnet.command:train",
                   "Train a ThumbNet downscaler E (and student S) against a teacher; export weights and a card."),
         "eval": ("downscale.evaluation.command:evaluate",
-                 "Evaluate thumbnail methods on the same images: top-1 with 95% CI, exact McNemar against..."),
+                 "Evaluate thumbnail methods on the same images: top-1 (and, with --agreement, agreement with the..."),
         "bench": ("downscale.evaluation.bench:bench",
                   "Time resizing, a batch, end-to-end classification, and on request a folder conversion and a..."),
         "train-dynamic": ("downscale.thumbnet.dynamic_train:train_dynamic_command",
