@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torchvision
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
@@ -42,3 +43,18 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory):
+    """A 2-class wnid ImageFolder of 24 random 64x64 images and a random 1001-output MobileNetV2."""
+    root = tmp_path_factory.mktemp("tiny")
+    rng = np.random.default_rng(0)
+    for wnid in ("n01440764", "n02102040"):
+        (root / "data" / wnid).mkdir(parents=True)
+        for i in range(12):
+            pixels = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(root / "data" / wnid / f"{i}.png")
+    torch.manual_seed(0)
+    torch.save(torchvision.models.mobilenet_v2(num_classes=1001).state_dict(), root / "teacher.pt")
+    return root

@@ -3,36 +3,16 @@
 import pytest
 import torch
 
-from downscale.classifiers import Classifier
-from downscale.dynamic import (
+from downscale.drnet.model import (
     DynamicClassifier, EarlyExitClassifier, MultiResolutionClassifier, ResolutionPredictor, choose_ratios,
     exit_steps, load_dynamic, load_multires, load_predictor,
 )
 from downscale.errors import WeightsError
-from downscale.model import Downscaler, bicubic
+from downscale.model import bicubic
 from downscale.pretrained import save_weights
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-@pytest.fixture(scope="module")
-def base():
-    torch.manual_seed(0)
-    classifier = Classifier("mobilenet_v2", 5, "minus1to1").eval()
-    with torch.no_grad():  # non-trivial BN statistics, so a wrong BN copy shows in the logits
-        for m in classifier.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_mean.uniform_(-0.1, 0.1)
-                m.running_var.uniform_(0.5, 1.5)
-    return classifier
-
-
-@pytest.fixture
-def multires(base):
-    torch.manual_seed(1)
-    downscalers = {r: (f"identity-r{r}", Downscaler(r).eval()) for r in (2, 4)}
-    return MultiResolutionClassifier.from_classifier(base, downscalers).eval()
 
 
 def test_from_classifier_reproduces_the_classifier_at_every_ratio(base, multires):
@@ -123,20 +103,6 @@ def test_early_exit_classifier_escalates_only_unconfident_images():
         EarlyExitClassifier(stub, 0.5, ladder=(8, 1))
 
 
-def test_early_exit_rows_are_exact():
-    from downscale.dynamic_eval import early_exit_rows
-
-    T, F_ = True, False
-    correct = torch.tensor([[T, T, F_], [T, F_, F_], [F_, T, F_], [T, F_, F_]])  # columns: ratio 1, 2, 4
-    confidence = torch.tensor([[0.9, 0.99, 0.5], [0.9, 0.5, 0.5], [0.9, 0.98, 0.5], [0.9, 0.97, 0.5]])
-    costs = torch.tensor([100e6, 40e6, 10e6])
-    mine, rand = early_exit_rows(correct, confidence, costs, [0.975], seed=0, permutations=20)
-    # images 0 and 2 stop at 112 px (right), 1 and 3 go on to 224 px (right): all 4 right
-    assert (mine["correct"], mine["mean_flops"], mine["share_r1"], mine["share_r2"]) == (4, 90e6, 0.5, 0.5)
-    assert mine["vs_fixed1"]["only_this"] == 1 and mine["vs_fixed1"]["only_other"] == 0
-    assert (rand["mean_flops"], rand["share_r1"]) == (90e6, 0.5)
-
-
 def test_mismatched_ratios_are_refused(multires):
     with pytest.raises(ValueError, match="ratios"):
         DynamicClassifier(ResolutionPredictor(ratios=(1, 2)), multires)
@@ -171,27 +137,6 @@ def test_choose_ratios_returns_one_int_per_image():
         choose_ratios(torch.rand(3, 80, 120), predictor)
 
 
-def test_compare_rows_are_exact():
-    from downscale.dynamic_eval import compare, markdown
-
-    T, F_ = True, False
-    correct = torch.tensor([[T, T, T], [T, T, F_], [T, F_, F_], [F_, F_, F_]])
-    costs = torch.tensor([100e6, 40e6, 10e6])
-    rows = compare(correct, costs, {"p": (torch.tensor([2, 1, 0, 0]), 1e6)}, seed=0, permutations=50)
-    by = {r["method"]: r for r in rows}
-    assert [by[f"fixed ratio {r}"]["correct"] for r in (1, 2, 4)] == [3, 2, 1]
-    dyn = by["dynamic p"]
-    assert (dyn["correct"], dyn["mean_flops"], dyn["share_r1"], dyn["share_r4"]) == (3, 63.5e6, 0.5, 0.25)
-    assert dyn["vs_fixed1"] == {"only_this": 0, "only_other": 0, "p_mcnemar": 1.0}
-    rand = by["random, shares of p (seed 0)"]
-    assert (rand["mean_flops"], rand["share_r2"]) == (62.5e6, 0.25)
-    oracle = by["oracle (cheapest ratio that is right)"]
-    assert (oracle["correct"], oracle["mean_flops"]) == (3, 40e6)
-    table = markdown(rows, 100e6)
-    assert "| dynamic p | 75.00% (30.1-95.4) | 64 | -36.5% | 50%/25%/25% |" in table
-    assert "| oracle (cheapest ratio that is right) | 75.00% (30.1-95.4) | 40 | -60.0% | 25%/25%/50% |" in table
-
-
 @pytest.mark.parametrize("version, predictor, downscaler_r2", [
     ("v1", "t0.65", "bicubic-identity-r2-v0"), ("v2", "t0.75", "frozen-mobilenet_v2-r2-v3")])
 def test_released_drnet_loads_and_routes(version, predictor, downscaler_r2):
@@ -208,33 +153,3 @@ def test_released_drnet_loads_and_routes(version, predictor, downscaler_r2):
         logits, ratios = model(x)
     assert logits.shape == (2, 1001) and set(ratios.tolist()) <= {1, 2, 4}
     assert choose_ratios(x, model.predictor) == ratios.tolist()
-
-
-def test_eval_dynamic_command_writes_predictor_and_early_exit_rows(tmp_path, multires):
-    import json
-
-    import numpy as np
-    from click.testing import CliRunner
-    from PIL import Image
-
-    from downscale.cli import main
-
-    rng = np.random.default_rng(0)
-    for wnid in ("n01440764", "n02102040"):
-        (tmp_path / "data" / wnid).mkdir(parents=True)
-        for i in range(3):
-            Image.fromarray(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)).save(tmp_path / "data" / wnid / f"{i}.png")
-    save_weights(multires, tmp_path / "student.pt", kind="multires_classifier")
-    save_weights(ResolutionPredictor().eval(), tmp_path / "p.pt", kind="resolution_predictor", student="student.pt")
-    result = CliRunner().invoke(main, ["eval-dynamic", "--data", str(tmp_path / "data"), "--student",
-                                       str(tmp_path / "student.pt"), "--predictor", str(tmp_path / "p.pt"),
-                                       "--early-exit", "0.5", "--image-size", "32", "--permutations", "5",
-                                       "--out", str(tmp_path / "val")], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    rows = {r["method"]: r for r in json.loads((tmp_path / "val.json").read_text())["rows"]}
-    assert {"dynamic p", "early exit 2->1, threshold 0.5", "random exit, shares of threshold 0.5 (seed 0)"} <= set(rows)
-    assert all(r["n"] == 6 for r in rows.values())
-    assert list(rows)[-1] == "oracle (cheapest ratio that is right)"
-    none = CliRunner().invoke(main, ["eval-dynamic", "--data", str(tmp_path / "data"), "--student",
-                                     str(tmp_path / "student.pt"), "--out", str(tmp_path / "x")])
-    assert none.exit_code == 2 and "--predictor or --early-exit" in none.output

@@ -23,10 +23,10 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from .classifiers import Classifier
-from .errors import WeightsError
-from .model import Downscaler, bicubic
-from .pretrained import list_pretrained, load_module, load_weights, resolve
+from ..classifiers import Classifier
+from ..errors import WeightsError
+from ..model import Downscaler, bicubic
+from ..pretrained import list_pretrained, load_module, load_weights, resolve
 
 RATIOS = (1, 2, 4)
 
@@ -317,7 +317,7 @@ def choose_ratios(batch: torch.Tensor, weights: str | os.PathLike | ResolutionPr
         predictor = weights.to(device).eval()
     else:
         if weights is None:
-            from .pretrained import default_weights
+            from ..pretrained import default_weights
 
             weights = default_weights("auto")
         predictor = _cached_predictor(os.fspath(weights), str(device))

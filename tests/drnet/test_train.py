@@ -6,10 +6,9 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from downscale.dynamic import load_dynamic, load_multires
-from downscale.thumbnet.dynamic_train import (
-    DynamicConfig, flops_penalty, split, train_dynamic, train_dynamic_command, train_predictor,
-)
+from downscale.drnet.command import train_dynamic_command
+from downscale.drnet.model import load_dynamic, load_multires
+from downscale.drnet.train import DynamicConfig, flops_penalty, split, train_dynamic, train_predictor
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -10,17 +10,15 @@ permutation p-value (share of random permutations scoring at least the predictor
 
 from __future__ import annotations
 
-import json
 import time
-from pathlib import Path
 
-import click
 import torch
 
-from .classifiers import build_classifier, class_indices
-from .dynamic import (DynamicClassifier, MultiResolutionClassifier, ResolutionPredictor, exit_steps, load_multires,
-                      load_predictor)
-from .evaluation.stats import discordant, mcnemar_exact, wilson_interval
+from ..classifiers import class_indices
+from ..evaluation.stats import discordant, mcnemar_exact, wilson_interval
+from ..thumbnet.data import IndexedImageFolder
+from .model import DynamicClassifier, MultiResolutionClassifier, ResolutionPredictor, exit_steps
+from .train import per_ratio_outcomes
 
 
 def _row(name: str, correct: torch.Tensor, flops: float, **extra) -> dict:
@@ -109,14 +107,11 @@ def markdown(rows: list[dict], full_flops: float) -> str:
 
 def evaluate_dynamic(student: MultiResolutionClassifier, predictors: dict[str, ResolutionPredictor], data: str,
                      image_size: int = 224, batch_size: int = 64, seed: int = 0, permutations: int = 1000,
-                     limit: int | None = None, teacher=None, device="cpu", echo=click.echo,
+                     limit: int | None = None, teacher=None, device="cpu", echo=print,
                      exits: tuple[float, ...] = ()) -> dict:
     """Outcomes of ``student`` at every ratio on the ImageFolder ``data`` (first ``limit`` images if
     given) and the comparison rows (see ``compare``; ``early_exit_rows`` for each threshold in
     ``exits``); with ``teacher``, also its fixed-224 top-1."""
-    from .thumbnet.data import IndexedImageFolder
-    from .thumbnet.dynamic_train import per_ratio_outcomes
-
     tic = time.time()
     dataset = IndexedImageFolder(data, image_size)
     indices = list(range(len(dataset)))[:limit]
@@ -150,43 +145,3 @@ def evaluate_dynamic(student: MultiResolutionClassifier, predictors: dict[str, R
             "flops_fixed": {str(r): int(f) for r, f in fixed.items()},
             "flops_predictors": {name: int(f) for name, (_, f) in picks.items()},
             "rows": rows, "seconds": round(time.time() - tic, 1)}
-
-
-@click.command("eval-dynamic")
-@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False),
-              help="ImageFolder with wnid-named class folders (e.g. imagenette-224/val).")
-@click.option("--student", required=True, help="multi-resolution classifier: registry name or file.")
-@click.option("--predictor", "predictors", multiple=True,
-              help="resolution predictor(s): registry names or files; repeat for several targets.")
-@click.option("--early-exit", "exits", multiple=True, type=click.FloatRange(0, 1),
-              help="also the early-exit ladder 112 -> 224 px at this confidence threshold; repeatable.")
-@click.option("--teacher-weights", default=None, type=click.Path(exists=True, dir_okay=False),
-              help="also report this teacher's fixed-224 top-1 (mobilenet_v2, minus1to1).")
-@click.option("--out", "out_prefix", required=True, type=click.Path(dir_okay=False),
-              help="writes OUT.json and OUT.md.")
-@click.option("--image-size", default=224, show_default=True, type=click.IntRange(16))
-@click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1))
-@click.option("--seed", default=0, show_default=True, help="seed of the random-choice baseline.")
-@click.option("--permutations", default=1000, show_default=True, type=click.IntRange(1))
-@click.option("--limit", default=None, type=click.IntRange(1), help="only the first N images (smoke tests).")
-@click.option("--device", default="cpu", show_default=True)
-def eval_dynamic_command(data, student, predictors, exits, teacher_weights, out_prefix, image_size, batch_size, seed,
-                         permutations, limit, device):
-    """Accuracy vs mean FLOPs of dynamic resolution beside fixed ratios and random choices."""
-    if not predictors and not exits:
-        raise click.UsageError("give at least one --predictor or --early-exit")
-    model = load_multires(student)
-    named = {(Path(p).stem if Path(p).is_file() else p): load_predictor(p) for p in predictors}
-    teacher = build_classifier("mobilenet_v2", teacher_weights, normalize="minus1to1") if teacher_weights else None
-    result = evaluate_dynamic(model, named, data, image_size, batch_size, seed, permutations, limit, teacher, device,
-                              exits=exits)
-    result.update(student=student, predictors=list(predictors), early_exit_thresholds=list(exits))
-    table = markdown(result["rows"], result["flops_fixed"]["1"])
-    Path(f"{out_prefix}.json").write_text(json.dumps(result, indent=2) + "\n")
-    Path(f"{out_prefix}.md").write_text(table)
-    click.echo(table)
-    click.echo(f"n = {result['n']} images, seed {seed}, {result['seconds']:.0f} s; wrote {out_prefix}.json/.md")
-
-
-if __name__ == "__main__":
-    eval_dynamic_command()
