@@ -29,7 +29,7 @@ LAYERS = {
                "downscale.drnet.train"],
     EVALUATION: ["downscale.evaluation", "downscale.evaluation.cost", "downscale.evaluation.methods",
                  "downscale.evaluation.quality", "downscale.evaluation.report", "downscale.evaluation.runner",
-                 "downscale.evaluation.stats", "downscale.drnet.evaluate"],
+                 "downscale.evaluation.stats", "downscale.evaluation.bench_worker", "downscale.drnet.evaluate"],
     CLI: ["downscale.cli", "downscale.__main__", "downscale.demo", "downscale.thumbnet.command",
           "downscale.drnet.command", "downscale.evaluation.command", "downscale.evaluation.bench"],
 }

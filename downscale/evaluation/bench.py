@@ -156,45 +156,17 @@ def _time_convert(folder: str, ratio: int, jobs: int, method: str, *options: str
     return seconds, float(found.group(1))
 
 
-_LARGE = """
-import json, sys, time
-import numpy as np, torch
-from downscale import learned_resize
-from downscale.resize import apply_tiled
-from downscale.pretrained import default_weights, load_downscaler
-
-def mb(field):  # Linux: resident (VmRSS) and peak resident (VmHWM) memory of this process
-    return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith(field)) / 1024
-
-side, ratio, untiled = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "1"
-img = np.random.default_rng(0).integers(0, 256, (side, 3 * side), dtype=np.uint8).reshape(side, side, 3)
-e = load_downscaler(default_weights(ratio))
-base = mb("VmRSS:")
-open("/proc/self/clear_refs", "w").write("5")  # reset the peak to the current resident size
-start = time.perf_counter()
-if untiled:
-    with torch.no_grad():
-        y = apply_tiled(e, torch.from_numpy(img).permute(2, 0, 1)[None], tile=side + 1)
-    y = (y.clamp(0, 1) * 255).round().to(torch.uint8)[0].permute(1, 2, 0).numpy()
-else:
-    y = learned_resize(img, ratio, weights=e)
-seconds = time.perf_counter() - start
-peak = mb("VmHWM:")
-np.save(sys.argv[4], y)
-print(json.dumps({"seconds": seconds, "input_mb": img.nbytes / 2**20, "extra_peak_mb": peak - base}))
-"""
-
-
 def large_bench(megapixels: float, ratio: int) -> dict:
     """Peak memory and time of ``learned_resize`` on one uint8 RGB image of ``megapixels``, each in a
-    fresh process (peak resident memory above what the process held with the input loaded; Linux
-    only), tiled (the default above TILE² pixels) and untiled, and the largest difference between the
-    two outputs (in 1/255 steps)."""
+    fresh process (``bench_worker``: peak resident memory above what the process held with the input
+    loaded; Linux only), tiled (the default above TILE² pixels) and untiled, and the largest
+    difference between the two outputs (in 1/255 steps)."""
     side = int(math.sqrt(megapixels * 1e6))
     result = {"megapixels": side * side / 1e6, "ratio": ratio}
     with tempfile.TemporaryDirectory() as tmp:
         for mode, flag in (("tiled", "0"), ("untiled", "1")):
-            done = subprocess.run([sys.executable, "-c", _LARGE, str(side), str(ratio), flag, f"{tmp}/{mode}.npy"],
+            done = subprocess.run([sys.executable, "-m", "downscale.evaluation.bench_worker", str(side), str(ratio),
+                                   flag, f"{tmp}/{mode}.npy"],
                                   capture_output=True, text=True)
             if done.returncode != 0:
                 raise click.ClickException(f"large-image run ({mode}) failed:\n{done.stderr[-2000:]}")
