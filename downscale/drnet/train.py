@@ -17,7 +17,7 @@ import dataclasses
 import json
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -26,6 +26,7 @@ from torch.utils.data import DataLoader, Subset
 
 from ..classifiers import build_classifier, class_indices
 from ..pretrained import default_weights, load_downscaler, save_weights, sha256
+from ..thumbnet.config import RunConfig, setting
 from ..thumbnet.data import IndexedImageFolder, cache_key, epoch_flips, flip_where, split_holdout, teacher_logits
 from ..thumbnet.losses import classification, distillation
 from .model import RATIOS, DynamicClassifier, MultiResolutionClassifier, ResolutionPredictor, load_multires
@@ -34,40 +35,32 @@ CL = torch.channels_last
 
 
 @dataclass
-class DynamicConfig:
-    data: str  # ImageFolder root (wnid-named class folders), e.g. imagenette-224/train
-    teacher_weights: str  # plain state_dict file of the teacher T (also the classifier's initialisation)
-    out: str  # run folder: student.pt, predictor-*.pt, run.json
-    teacher: str = "mobilenet_v2"  # torchvision model name of T
-    normalize: str = "minus1to1"  # T's input normalisation
-    image_size: int = 224  # images are resized (short side) and centre-cropped to this
-    downscalers: tuple[str, str] | None = None  # E for ratio 2 and 4 (registry names or files); default: registry defaults
-    student: str | None = None  # skip stage 1 and use this MultiResolutionClassifier file
-    epochs: int = 1  # stage-1 epochs
-    max_steps: int | None = None  # stop stage 1 after this many steps (the one-cycle schedule spans them)
-    batch_size: int = 32
-    limit: int | None = None  # stage 1 uses the first N training images; stage 2 the rest
-    stage2_limit: int | None = None  # stage 2 uses at most N images
-    holdout: int = 500  # images held out (seeded) for recipe choices
-    seed: int = 0
-    workers: int = 1
-    flip: bool = True  # stage-1 random horizontal flips
-    w_kd: float = 1.0
-    w_cl: float = 1.0
-    tau: float = 4.0  # KD temperature
-    lr: float = 2e-4  # stage-1 AdamW + one-cycle peak learning rate
-    weight_decay: float = 1e-4
-    targets: tuple[float, ...] = (0.5, 0.6, 0.7)  # alpha as a fraction of the ratio-1 FLOPs (predictor included in E[FLOPs])
-    eta: float = 10.0  # weight of the FLOPs term
-    gumbel_tau: float = 1.0
-    predictor_epochs: int = 30
-    predictor_batch: int = 128
-    predictor_lr: float = 2e-3
-    predictor_widths: tuple[int, ...] = (16, 32, 64, 128)
-    preview: int = 56
-    cache: str | None = None  # teacher-logit cache folder (default: OUT/cache)
-    log_every: int = 20
-    device: str | None = None
+class DynamicConfig(RunConfig):
+    """Every setting of a DRNet run (``downscale train-dynamic``): stage 1 (the multi-resolution
+    classifier) and stage 2 (one resolution predictor per FLOPs target)."""
+
+    teacher_weights: str = setting(help="plain state_dict file of the teacher T (also the classifier's "
+                                   "initialisation).", path="file", exists=True)
+    epochs: int = setting(1, help="stage-1 epochs.", min=1)
+    limit: int | None = setting(None, help="stage 1 uses the first N training images; stage 2 the rest.", min=1)
+    flip: bool = setting(True, help="stage-1 random horizontal flips.")
+    downscalers: tuple[str, str] | None = setting(None, help="E for ratio 2 and 4 (registry names or files) "
+                                                  "[default: the registry defaults].", metavar="E2,E4")
+    student: str | None = setting(None, help="skip stage 1: a multi-resolution classifier file from an earlier run.",
+                                  path="file", exists=True)
+    max_steps: int | None = setting(None, help="stop stage 1 after N steps (the one-cycle schedule spans them).",
+                                    min=1)
+    stage2_limit: int | None = setting(None, help="stage 2 uses at most N images.", min=1)
+    lr: float = setting(2e-4, help="stage-1 peak learning rate (AdamW, one-cycle).")
+    targets: tuple[float, ...] = setting((0.5, 0.6, 0.7), help="targets alpha as fractions of the full-resolution "
+                                         "FLOPs (predictor included), one predictor each.", flag="--target-flops")
+    eta: float = setting(10.0, help="weight of the FLOPs term.")
+    gumbel_tau: float = setting(1.0, help="temperature of the Gumbel-softmax choice.")
+    predictor_epochs: int = setting(30, help="stage-2 epochs of each predictor.", min=1)
+    predictor_batch: int = setting(128, help="stage-2 batch size.", min=1)
+    predictor_lr: float = setting(2e-3, help="stage-2 peak learning rate (AdamW, one-cycle).")
+    predictor_widths: tuple[int, ...] = setting((16, 32, 64, 128), help="channels of the predictor's conv layers.")
+    preview: int = setting(56, help="side of the square preview the predictor sees.", min=1)
 
     def __post_init__(self):
         if any(not 0 < t <= 1.5 for t in self.targets):

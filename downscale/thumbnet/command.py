@@ -1,4 +1,5 @@
-"""``downscale train``: the click command over TrainConfig (one option per field).
+"""``downscale train``: the click command over TrainConfig, and ``config_options``, the one path from a
+config dataclass to click options (``downscale train-dynamic`` uses it too).
 
 Multi-GPU / multi-node: ``torchrun --nproc-per-node N -m downscale.thumbnet.command --data ...``
 (``--batch-size`` is per process).
@@ -6,61 +7,87 @@ Multi-GPU / multi-node: ``torchrun --nproc-per-node N -m downscale.thumbnet.comm
 
 from __future__ import annotations
 
+import dataclasses
+import types
+import typing
+
 import click
 
-from .config import TrainConfig
-
-D = TrainConfig.__dataclass_fields__
+from .config import TrainConfig, flag_of
 
 
-def _opt(name: str, *, help: str, **kwargs):
-    flag = "--" + name.replace("_", "-")
-    default = D[name].default
-    if isinstance(default, bool):
-        flag = f"{flag}/--no-{name.replace('_', '-')}"
-    return click.option(flag, name, default=default, show_default=default is not None, help=help, **kwargs)
+def config_options(cls: type):
+    """A decorator adding one click option per field of the dataclass ``cls``: the option is the
+    field's name (or its ``flag``), its type, default and help come from the field. A field without
+    a default is required; a bool is an on/off pair; a tuple is written comma-separated."""
+    hints = typing.get_type_hints(cls)
+
+    def decorate(command):
+        for field in reversed(dataclasses.fields(cls)):
+            command = _option(field, hints[field.name])(command)
+        return command
+
+    return decorate
+
+
+def _option(field: dataclasses.Field, hint):
+    meta, flag = field.metadata, flag_of(field)
+    required = field.default is dataclasses.MISSING
+    default = None if required else field.default
+    kind = _without_none(hint)
+    kwargs = {"required": required, "default": default, "show_default": default is not None, "help": meta["help"]}
+    if kind is bool:
+        return click.option(f"{flag}/--no-{flag[2:]}", field.name, **kwargs)
+    if typing.get_origin(kind) is tuple:
+        items = typing.get_args(kind)
+        count = None if items[-1] is Ellipsis else len(items)
+        kwargs.update(default=None if default is None else ",".join(map(str, default)),
+                      callback=_split(items[0], count, meta.get("metavar") or kwargs["default"]),
+                      metavar=meta.get("metavar"))
+    elif "choices" in meta:
+        kwargs.update(type=click.Choice([str(c) for c in meta["choices"]]),
+                      default=None if default is None else str(default),
+                      callback=lambda ctx, param, value: None if value is None else kind(value))
+    elif "path" in meta:
+        kwargs["type"] = click.Path(exists=meta.get("exists", False), file_okay=meta["path"] == "file",
+                                    dir_okay=meta["path"] == "dir")
+    elif "min" in meta:
+        kwargs["type"] = (click.IntRange if kind is int else click.FloatRange)(meta["min"])
+    else:
+        kwargs["type"] = kind
+    return click.option(flag, field.name, **kwargs)
+
+
+def _without_none(hint):
+    """``X`` of ``X | None`` (else ``hint`` itself)."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        rest = [a for a in typing.get_args(hint) if a is not type(None)]
+        if len(rest) == 1:
+            return rest[0]
+    return hint
+
+
+def _split(kind: type, count: int | None, example: str | None):
+    """A click callback: ``"a,b,c"`` -> a tuple of ``kind`` (exactly ``count`` items when given)."""
+    what = "names" if kind is str else "numbers"
+
+    def parse(ctx, param, value):
+        if value is None:
+            return None
+        try:
+            items = tuple(kind(v) for v in value.split(","))
+        except ValueError:
+            raise click.BadParameter(f"expected comma-separated {what}, e.g. {example}; got {value!r}") from None
+        if count is not None and len(items) != count:
+            number = {2: "two", 3: "three"}.get(count, count)
+            raise click.BadParameter(f"needs {number} {what} separated by a comma ({example}), got {value!r}")
+        return items
+
+    return parse
 
 
 @click.command()
-@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False),
-              help="ImageFolder with wnid-named class folders (e.g. imagenette-224/train).")
-@_opt("teacher", help="torchvision model name of the teacher (and student).")
-@click.option("--teacher-weights", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="state_dict file of the teacher.")
-@_opt("normalize", type=click.Choice(["imagenet", "minus1to1"]), help="teacher's input normalisation.")
-@_opt("ratio", type=click.Choice(["2", "4"]), callback=lambda c, p, v: int(v), help="side reduction factor.")
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="run folder (created).")
-@_opt("image_size", type=int, help="training image side (resize + centre crop).")
-@_opt("downscaler", help="learned: train E; bicubic: baseline student on antialiased-bicubic thumbnails; "
-      "or a downscaler's registry name or file: the student trains on that fixed E's thumbnails.")
-@_opt("strategy", type=click.Choice(["supervised", "distill", "fm"]),
-      help="supervised: CL+MM; distill: KD+CL+MM; fm: FM+MM first stage, then distill.")
-@_opt("freeze_classifier", help="train E alone for the frozen teacher (use --tau 1 or --w-kd 0).")
-@_opt("student_init", type=click.Choice(["teacher", "scratch"]), help="student initialisation.")
-@_opt("epochs", type=click.IntRange(1), help="epochs of the main stage.")
-@_opt("fm_epochs", type=click.IntRange(0), help="epochs of the FM first stage (--strategy fm).")
-@_opt("fm_layer", help="module whose output FM matches.")
-@_opt("batch_size", type=click.IntRange(1), help="images per step per process.")
-@_opt("limit", type=click.IntRange(1), help="train on only the first N images of the split.")
-@_opt("holdout", type=click.IntRange(0), help="images held out (seeded) for validation.")
-@_opt("seed", type=int, help="seed of the split, flips, init and dropout.")
-@_opt("workers", type=click.IntRange(0), help="DataLoader worker processes.")
-@_opt("flip", help="random horizontal flips.")
-@_opt("w_kd", type=float, help="weight of KD.")
-@_opt("w_cl", type=float, help="weight of CL (cross-entropy).")
-@_opt("w_mm", type=float, help="weight of MM (moment matching).")
-@_opt("w_fm", type=float, help="weight of FM (feature mapping).")
-@_opt("w_colour", type=float, help="weight of the L1 gap between thumbnail and image channel means.")
-@_opt("tau", type=float, help="KD temperature.")
-@_opt("lr_student", type=float, help="peak lr of S (AdamW, one-cycle).")
-@_opt("lr_downscaler", type=float, help="peak lr of E (and the FM decoder).")
-@_opt("weight_decay", type=float, help="AdamW weight decay.")
-@_opt("downscaler_width", type=click.IntRange(1), help="hidden channels of E.")
-@_opt("downscaler_arch", type=click.Choice(["paper", "unshuffle", "area"]), help="layout of E (see Downscaler).")
-@_opt("downscaler_skip", type=click.Choice(["mean", "nearest"]), help="classical resize under the area layout's correction.")
-@_opt("cache", type=click.Path(file_okay=False), help="teacher-logit cache folder [default: OUT/cache].")
-@_opt("log_every", type=click.IntRange(1), help="steps between progress lines.")
-@_opt("device", help="cpu, cuda, cuda:1 ... [default: cuda if available].")
+@config_options(TrainConfig)
 @click.option("--resume", is_flag=True, help="continue the run in --out from its last epoch-end checkpoint.")
 def train(resume: bool, **options):
     """Train a ThumbNet downscaler E (and student S) against a teacher; export weights and a card."""
@@ -68,7 +95,7 @@ def train(resume: bool, **options):
 
     try:
         cfg = TrainConfig(**options)
-        run(cfg, resume=resume)
+        run(cfg, resume=resume, echo=click.echo)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
 

@@ -1,54 +1,99 @@
-"""TrainConfig: every setting of a ThumbNet training run (the CLI options map 1:1 onto its fields)."""
+"""The settings of a training run: ``RunConfig`` (what both trainers share) and ``TrainConfig`` (ThumbNet).
+
+Each field carries its CLI help (and, where it matters, choices, a minimum, a path kind or a flag
+name) in its metadata; ``thumbnet.command.config_options`` turns the fields into click options, so
+every field is an option of ``downscale train`` / ``downscale train-dynamic``.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import shlex
+import typing
 from dataclasses import dataclass
 
 STRATEGIES = ("supervised", "distill", "fm")
 DOWNSCALERS = ("learned", "bicubic")
 
 
+def setting(default=dataclasses.MISSING, *, help: str, **cli) -> typing.Any:
+    """A config field: ``default`` (none: required), its ``help`` and CLI details in ``cli``:
+    ``choices``, ``min``, ``path`` ("dir" or "file"), ``exists``, ``flag`` (option name), ``metavar``."""
+    return dataclasses.field(default=default, metadata={"help": help, **cli})
+
+
+def flag_of(field: dataclasses.Field) -> str:
+    """The field's CLI option: ``--field-name`` unless its metadata names another."""
+    return field.metadata.get("flag", "--" + field.name.replace("_", "-"))
+
+
 @dataclass
-class TrainConfig:
-    data: str  # ImageFolder root (wnid-named class folders), e.g. imagenette-224/train
-    teacher_weights: str  # plain state_dict file of the teacher T
-    out: str  # run folder: checkpoint, exported weights, card.md, run.json
-    teacher: str = "mobilenet_v2"  # torchvision model name of T (and of the student S)
-    normalize: str = "minus1to1"  # T's input normalisation: imagenet | minus1to1
-    ratio: int = 4  # thumbnail side = image side / ratio (2 or 4)
-    image_size: int = 224  # images are resized (short side) and centre-cropped to this
-    downscaler: str = "learned"  # learned: train E; bicubic: antialiased bicubic (baseline); else a fixed
-    # E (registry name or weights file): the student learns on its thumbnails, E is not trained
-    strategy: str = "distill"  # supervised (CL+MM) | distill (KD+CL+MM) | fm (FM+MM stage, then distill)
-    freeze_classifier: bool = False  # train E alone for the frozen T (no student); use tau ~1 or KD 0
-    student_init: str = "teacher"  # teacher: S starts as a copy of T; scratch: random init
-    epochs: int = 2  # epochs of the main (CL/KD) stage
-    fm_epochs: int = 1  # epochs of the FM first stage (strategy fm only)
-    fm_layer: str = "net.features.6"  # module whose output FM matches (stride 8 in MobileNetV2)
-    batch_size: int = 32  # per process
-    limit: int | None = None  # use only the first N training images (after the holdout split)
-    holdout: int = 500  # images of --data held out (seeded) for validation; 0 = none
-    seed: int = 0
-    workers: int = 1  # DataLoader worker processes
-    flip: bool = True  # random horizontal flips (the only augmentation, so the teacher cache is exact;
-    # with --no-flip only the unflipped images are cached, half the teacher cost)
-    w_kd: float = 1.0  # loss weights
-    w_cl: float = 1.0
-    w_mm: float = 1.0
-    w_fm: float = 1.0
-    w_colour: float = 0.0  # weight of the L1 colour-mean term (thumbnail vs image channel means)
-    tau: float = 4.0  # KD temperature
-    lr_student: float = 2e-4  # AdamW + one-cycle peak learning rates
-    lr_downscaler: float = 2e-3
-    weight_decay: float = 1e-4
-    downscaler_width: int = 32  # channels of E's hidden layer
-    downscaler_arch: str = "paper"  # E's layout: paper (two 5x5 convs) | unshuffle | area (see model.Downscaler)
-    downscaler_skip: str = "mean"  # the "area" layout's classical resize: mean (block mean) | nearest
-    cache: str | None = None  # folder for the teacher-logit cache (default: OUT/cache)
-    log_every: int = 20  # steps between progress lines
-    device: str | None = None  # default: cuda if available, else cpu
+class RunConfig:
+    """Settings both trainers share: data, teacher, the main schedule, the teacher cache, logging."""
+
+    data: str = setting(help="ImageFolder with wnid-named class folders (e.g. imagenette-224/train).",
+                        path="dir", exists=True)
+    teacher_weights: str = setting(help="plain state_dict file of the teacher T.", path="file", exists=True)
+    out: str = setting(help="run folder (created).", path="dir")
+    teacher: str = setting("mobilenet_v2", help="torchvision model name of the teacher (and of ThumbNet's student).")
+    normalize: str = setting("minus1to1", help="the teacher's input normalisation.", choices=("imagenet", "minus1to1"))
+    image_size: int = setting(224, help="images are resized (short side) and centre-cropped to this side.", min=16)
+    epochs: int = setting(2, help="epochs of the main stage.", min=1)
+    batch_size: int = setting(32, help="images per step (per process).", min=1)
+    limit: int | None = setting(None, help="train on only the first N images of the split.", min=1)
+    holdout: int = setting(500, help="images held out (seeded) for validation; 0 = none.", min=0)
+    seed: int = setting(0, help="seed of the split, flips, initialisation and shuffling.")
+    workers: int = setting(1, help="DataLoader worker processes.", min=0)
+    flip: bool = setting(True, help="random horizontal flips (the only augmentation, so the teacher cache is "
+                         "exact; without, only the unflipped images are cached: half the teacher cost).")
+    w_kd: float = setting(1.0, help="weight of KD (distillation from the teacher's cached logits).")
+    w_cl: float = setting(1.0, help="weight of CL (cross-entropy with the labels).")
+    tau: float = setting(4.0, help="KD temperature.")
+    weight_decay: float = setting(1e-4, help="AdamW weight decay.")
+    cache: str | None = setting(None, help="teacher-logit cache folder [default: OUT/cache].", path="dir")
+    log_every: int = setting(20, help="steps between progress lines.", min=1)
+    device: str | None = setting(None, help="cpu, cuda, cuda:1 ... [default: cuda if available].")
+
+    def command_line(self, command: str) -> str:
+        """The ``downscale COMMAND`` call that reproduces this config, every option spelled out."""
+        args = ["downscale", command]
+        for field in dataclasses.fields(self):
+            value, option = getattr(self, field.name), flag_of(field)
+            if isinstance(value, bool):
+                args.append(option if value else "--no-" + option[2:])
+            elif isinstance(value, tuple):
+                args += [option, ",".join(map(str, value))]
+            elif value is not None:
+                args += [option, str(value)]
+        return shlex.join(args)
+
+
+@dataclass
+class TrainConfig(RunConfig):
+    """Every setting of a ThumbNet run (``downscale train``)."""
+
+    ratio: int = setting(4, help="side reduction factor: thumbnail side = image side / ratio.", choices=(2, 4))
+    downscaler: str = setting("learned", help="learned: train E; bicubic: baseline student on antialiased-bicubic "
+                              "thumbnails; or a downscaler's registry name or file: the student trains on that "
+                              "fixed E's thumbnails (E not trained).")
+    strategy: str = setting("distill", help="supervised: CL+MM; distill: KD+CL+MM; fm: FM+MM first stage, then "
+                            "distill.", choices=STRATEGIES)
+    freeze_classifier: bool = setting(False, help="train E alone for the frozen teacher (no student; use --tau 1 "
+                                      "or --w-kd 0).")
+    student_init: str = setting("teacher", help="student initialisation: a copy of the teacher, or random.",
+                                choices=("teacher", "scratch"))
+    fm_epochs: int = setting(1, help="epochs of the FM first stage (--strategy fm).", min=0)
+    fm_layer: str = setting("net.features.6", help="module whose output FM matches (stride 8 in MobileNetV2).")
+    w_mm: float = setting(1.0, help="weight of MM (moment matching).")
+    w_fm: float = setting(1.0, help="weight of FM (feature mapping).")
+    w_colour: float = setting(0.0, help="weight of the L1 gap between thumbnail and image channel means.")
+    lr_student: float = setting(2e-4, help="peak lr of S (AdamW, one-cycle).")
+    lr_downscaler: float = setting(2e-3, help="peak lr of E (and the FM decoder).")
+    downscaler_width: int = setting(32, help="hidden channels of E.", min=1)
+    downscaler_arch: str = setting("paper", help="layout of E: paper (two 5x5 convs) | unshuffle | area (see "
+                                   "model.Downscaler).", choices=("paper", "unshuffle", "area"))
+    downscaler_skip: str = setting("mean", help="the area layout's classical resize under the correction: mean "
+                                   "(block mean) | nearest (subsampling).", choices=("mean", "nearest"))
 
     def __post_init__(self):
         choices = {"strategy": STRATEGIES, "student_init": ("teacher", "scratch"), "ratio": (2, 4)}
@@ -74,15 +119,3 @@ class TrainConfig:
         """The stage of each epoch: ``"fm"`` for the first-stage epochs, then the main strategy."""
         main = "distill" if self.strategy == "fm" else self.strategy
         return ["fm"] * (self.fm_epochs if self.strategy == "fm" else 0) + [main] * self.epochs
-
-    def command_line(self) -> str:
-        """The ``downscale train`` command that reproduces this config, every option spelled out."""
-        args = ["downscale", "train"]
-        for field in dataclasses.fields(self):
-            value = getattr(self, field.name)
-            option = "--" + field.name.replace("_", "-")
-            if isinstance(value, bool):
-                args.append(option if value else "--no-" + field.name.replace("_", "-"))
-            elif value is not None:
-                args += [option, str(value)]
-        return shlex.join(args)

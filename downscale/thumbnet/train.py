@@ -279,7 +279,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, stop_after: int | None = No
         record["holdout"] = (evaluate_holdout(net, teacher, dataset, held_idx, targets, 64, device, held_logits)
                              if held_idx else {"n": 0})
         record.update(
-            command=cfg.command_line(), wall_seconds=round(time.time() - started, 1), world_size=world,
+            command=cfg.command_line("train"), wall_seconds=round(time.time() - started, 1), world_size=world,
             device=str(device), host=f"{platform.processor() or platform.machine()}, {os.cpu_count()} cpu",
             torch=torch.__version__, train_images=len(train_idx), classes=dataset.classes,
             teacher_sha256=sha256(cfg.teacher_weights),
