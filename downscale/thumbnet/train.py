@@ -1,6 +1,8 @@
-"""The ThumbNet training loop, top to bottom: setup (DDP when launched by torchrun), teacher cache,
-strategies, AMP (CUDA), channels_last, epoch-end checkpoints with exact resume, holdout evaluation,
-export (downscaler.pt, student.pt, card.md, run.json)."""
+"""The ThumbNet training run. ``train`` reads top to bottom: setup (DDP when launched by torchrun), the
+teacher cache, the networks and optimizer, one ``train_epoch`` per epoch (its loss terms from
+``step_losses``; AMP on CUDA, channels_last), an epoch-end checkpoint (``save_checkpoint`` /
+``load_checkpoint``: exact resume), ``evaluate_holdout``, and ``export`` (downscaler.pt, student.pt,
+card.md, run.json)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,6 @@ import platform
 import time
 from pathlib import Path
 
-import click
 import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
@@ -110,7 +111,7 @@ def evaluate_holdout(net: ThumbNet, teacher, dataset, indices: list[int], target
     return metrics
 
 
-def train(cfg: TrainConfig, *, resume: bool = False, stop_after: int | None = None, echo=click.echo) -> dict:
+def train(cfg: TrainConfig, *, resume: bool = False, stop_after: int | None = None, echo=print) -> dict:
     """Run ``cfg``; returns the run record (also written to ``OUT/run.json`` when training finishes).
 
     ``resume`` continues from ``OUT/checkpoint.pt`` (written at every epoch end) and reproduces the
@@ -132,142 +133,38 @@ def train(cfg: TrainConfig, *, resume: bool = False, stop_after: int | None = No
     targets = torch.tensor(class_indices(dataset.classes, teacher.num_classes))
     stages = cfg.stage_epochs
     teacher.to(device, memory_format=CL)
-
-    cache_dir = cfg.cache or out / "cache"
-
-    def cached_logits(indices: list[int], flips: bool) -> torch.Tensor:
-        """T's logits ``[len(dataset), 1 + flips, K]`` (NaN outside ``indices``); rank 0 computes the cache."""
-        key = cache_key(dataset, indices, cfg.teacher_weights, teacher, cfg.image_size, flips)
-        for turn in range(2):
-            if (rank == 0) == (turn == 0):
-                tic = time.time()
-                logits = teacher_logits(teacher, dataset, indices, cache_dir, key, batch_size=64,
-                                        workers=cfg.workers, device=device, echo=say, flips=flips)
-                say(f"teacher logits for {len(logits)} images x {1 + flips} ready ({time.time() - tic:.0f} s)")
-            _barrier(world)
-        dense = torch.full((len(dataset), 1 + flips, teacher.num_classes), float("nan"))
-        for i, v in logits.items():
-            dense[i] = v
-        return dense
-
-    cached = cached_logits(train_idx, cfg.flip) if cfg.w_kd > 0 and "distill" in stages else None
-    held_logits = cached_logits(held_idx, False) if held_idx else None
+    cache = _TeacherCache(cfg, teacher, dataset, rank, world, device, say)
+    cached = cache.logits(train_idx, cfg.flip) if cfg.w_kd > 0 and "distill" in stages else None
+    held_logits = cache.logits(held_idx, False) if held_idx else None
 
     torch.manual_seed(cfg.seed)  # after the cache, which may or may not have drawn random numbers
-    downscaler = None  # the E being trained
-    if cfg.downscaler == "learned":
-        downscaler = Downscaler(cfg.ratio, cfg.downscaler_width, cfg.downscaler_arch, cfg.downscaler_skip)
-    thumbnailer = downscaler or (_fixed_downscaler(cfg) if cfg.fixed_downscaler else None)
-    classifier = teacher if cfg.freeze_classifier else build_student(cfg, teacher)
-    fm = cfg.strategy == "fm"
-    channels = fm_channels(teacher, cfg.fm_layer, 64) if fm else None
-    net = ThumbNet(thumbnailer, classifier, cfg.ratio, cfg.fm_layer if fm else None, channels)
-    net.to(device, memory_format=CL)
-    teacher_store: dict = {}
-    if fm:
-        tap(teacher, cfg.fm_layer, teacher_store)
-
-    groups = []
-    if not cfg.freeze_classifier:
-        groups.append({"params": list(classifier.parameters()), "lr": cfg.lr_student})
-    e_params = [*(downscaler.parameters() if downscaler else []), *(net.decoder.parameters() if fm else [])]
-    if e_params:
-        groups.append({"params": e_params, "lr": cfg.lr_downscaler})
-    optimizer = torch.optim.AdamW(groups, lr=cfg.lr_student, weight_decay=cfg.weight_decay)
-
-    subset = Subset(dataset, train_idx)
-    sampler = DistributedSampler(subset, num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed,
-                                 drop_last=True)
-    loader = DataLoader(subset, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.workers,
-                        drop_last=True, pin_memory=device.type == "cuda")
-    # (no persistent workers: each epoch's iterator then draws its seed from the RNG the checkpoint restores)
-    steps_per_epoch = len(loader)
-    if steps_per_epoch == 0:
-        raise ValueError(f"{len(train_idx)} training images make no full batch of {cfg.batch_size} "
-                         f"on {world} process(es): lower --batch-size or raise --limit")
-    total_steps = steps_per_epoch * len(stages)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=[g["lr"] for g in groups],
-                                                    total_steps=total_steps)
-    model = DistributedDataParallel(net, find_unused_parameters=fm) if world > 1 else net
+    net = build_net(cfg, teacher).to(device, memory_format=CL)
+    teacher_features: dict = {}
+    if cfg.strategy == "fm":
+        tap(teacher, cfg.fm_layer, teacher_features)
+    optimizer = build_optimizer(cfg, net)
+    sampler, loader = _loader(cfg, dataset, train_idx, rank, world, device)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=[g["lr"] for g in optimizer.param_groups],
+                                                    total_steps=len(loader) * len(stages))
+    model = DistributedDataParallel(net, find_unused_parameters=cfg.strategy == "fm") if world > 1 else net
 
     history: list[dict] = []
     start_epoch = 0
     if resume:
-        if not ckpt_path.exists():
-            raise ValueError(f"--resume: {ckpt_path} does not exist (no epoch of this run finished yet)")
-        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-        saved, now = ckpt["config"], dataclasses.asdict(cfg)
-        changed = sorted(k for k in now if k not in _RESUME_FREE and saved.get(k) != now[k])
-        if changed:
-            raise ValueError(f"--resume: options {changed} differ from the checkpointed run in {out}; "
-                             f"resume with the original options")
-        net.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        scheduler.load_state_dict(ckpt["scheduler"])
-        torch.set_rng_state(ckpt["rng"])
-        start_epoch, history = ckpt["epoch"], ckpt["history"]
+        start_epoch, history = load_checkpoint(ckpt_path, cfg, net, optimizer, scheduler)
         say(f"resumed {out} after epoch {start_epoch}/{len(stages)}")
 
-    autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
-    run_tic, steps_done = time.time(), 0
-    remaining_steps = (len(stages) - start_epoch) * steps_per_epoch
+    progress = _Progress((len(stages) - start_epoch) * len(loader), cfg.batch_size * world)
     for epoch in range(start_epoch, len(stages)):
-        stage = stages[epoch]
         sampler.set_epoch(epoch)
         flips = epoch_flips(len(dataset), cfg.seed, epoch, cfg.flip)
-        _train_mode(net, cfg)
-        sums: dict[str, float] = {}
-        epoch_tic = time.time()
-        for step, (images, labels, index) in enumerate(loader):
-            flipped = flips[index]
-            x = flip_where(images, flipped).to(device, non_blocking=True).contiguous(memory_format=CL)
-            with autocast:
-                thumb, logits, decoded = model(x, decode=stage == "fm")
-                terms = {}
-                if stage == "fm":
-                    with torch.no_grad():
-                        teacher(x)
-                    terms["fm"] = (cfg.w_fm, feature_mapping(decoded, teacher_store.pop("features")))
-                else:
-                    if cfg.w_cl > 0:
-                        terms["cl"] = (cfg.w_cl, classification(logits, targets[labels].to(device)))
-                    if stage == "distill" and cfg.w_kd > 0:
-                        soft = cached[index, flipped.long()].to(device)
-                        terms["kd"] = (cfg.w_kd, distillation(logits, soft, cfg.tau))
-                mm = moment_matching(thumb, x)
-                if downscaler is not None and cfg.w_mm > 0:
-                    terms["mm"] = (cfg.w_mm, mm)
-                if downscaler is not None and cfg.w_colour > 0:
-                    terms["colour"] = (cfg.w_colour, colour_shift(thumb, x))
-                loss = sum(w * value for w, value in terms.values())
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-
-            values = {name: value.item() for name, (_, value) in terms.items()}
-            values.setdefault("mm", mm.item())
-            for name, value in values.items():
-                sums[name] = sums.get(name, 0.0) + value
-            steps_done += 1
-            if (step + 1) % cfg.log_every == 0 or step + 1 == steps_per_epoch:
-                elapsed = time.time() - run_tic
-                speed = steps_done * cfg.batch_size * world / elapsed
-                eta = elapsed / steps_done * (remaining_steps - steps_done)
-                terms_text = " ".join(f"{k} {v:.4f}" for k, v in values.items())
-                say(f"epoch {epoch + 1}/{len(stages)} [{stage}] step {step + 1}/{steps_per_epoch} | "
-                    f"{speed:.1f} img/s | {terms_text} | eta {_eta(eta)}")
-        seconds = time.time() - epoch_tic
-        history.append({"epoch": epoch + 1, "stage": stage, "seconds": round(seconds, 1),
-                        "images_per_s": round(steps_per_epoch * cfg.batch_size * world / seconds, 1),
-                        **{f"loss_{k}": v / steps_per_epoch for k, v in sums.items()}})
+        losses = train_epoch(cfg, stages[epoch], model, teacher, teacher_features, loader, flips, cached, targets,
+                             optimizer, scheduler, device, progress,
+                             lambda step, text: say(f"epoch {epoch + 1}/{len(stages)} [{stages[epoch]}] step "
+                                                    f"{step}/{len(loader)} | {text}"))
+        history.append({"epoch": epoch + 1, "stage": stages[epoch], **losses})
         if rank == 0:
-            state = {"config": dataclasses.asdict(cfg), "model": net.state_dict(),
-                     "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                     "rng": torch.get_rng_state(), "epoch": epoch + 1, "history": history}
-            tmp = ckpt_path.with_name(".checkpoint.pt.tmp")
-            torch.save(state, tmp)
-            os.replace(tmp, ckpt_path)
+            save_checkpoint(ckpt_path, cfg, net, optimizer, scheduler, epoch + 1, history)
         _barrier(world)
         if stop_after is not None and epoch + 1 >= stop_after and epoch + 1 < len(stages):
             say(f"stopped after epoch {epoch + 1} (checkpoint {ckpt_path})")
@@ -285,12 +182,178 @@ def train(cfg: TrainConfig, *, resume: bool = False, stop_after: int | None = No
             teacher_sha256=sha256(cfg.teacher_weights),
         )
         export(net, cfg, record)
-        say(f"wrote {out}/run.json, card.md" + (", downscaler.pt" if downscaler else "")
+        say(f"wrote {out}/run.json, card.md" + (", downscaler.pt" if cfg.downscaler == "learned" else "")
             + ("" if cfg.freeze_classifier else ", student.pt"))
     _barrier(world)
     if world > 1:
         dist.destroy_process_group()
     return record
+
+
+class _TeacherCache:
+    """T's logits for the run's images, computed once into the cache folder (by rank 0; the other
+    processes wait, then read it)."""
+
+    def __init__(self, cfg: TrainConfig, teacher, dataset, rank: int, world: int, device: torch.device, say):
+        self.cfg, self.teacher, self.dataset = cfg, teacher, dataset
+        self.rank, self.world, self.device, self.say = rank, world, device, say
+
+    def logits(self, indices: list[int], flips: bool) -> torch.Tensor:
+        """``[len(dataset), 1 + flips, K]`` (NaN outside ``indices``)."""
+        cfg, teacher, dataset = self.cfg, self.teacher, self.dataset
+        key = cache_key(dataset, indices, cfg.teacher_weights, teacher, cfg.image_size, flips)
+        for turn in range(2):
+            if (self.rank == 0) == (turn == 0):
+                tic = time.time()
+                logits = teacher_logits(teacher, dataset, indices, cfg.cache or Path(cfg.out) / "cache", key,
+                                        batch_size=64, workers=cfg.workers, device=self.device, echo=self.say,
+                                        flips=flips)
+                self.say(f"teacher logits for {len(logits)} images x {1 + flips} ready ({time.time() - tic:.0f} s)")
+            _barrier(self.world)
+        dense = torch.full((len(dataset), 1 + flips, teacher.num_classes), float("nan"))
+        for i, v in logits.items():
+            dense[i] = v
+        return dense
+
+
+def build_net(cfg: TrainConfig, teacher) -> ThumbNet:
+    """The trained parts as one ThumbNet: E (learned, fixed or none), the classifier (a student, or
+    the frozen teacher) and, for the FM strategy, its decoder."""
+    if cfg.downscaler == "learned":
+        downscaler = Downscaler(cfg.ratio, cfg.downscaler_width, cfg.downscaler_arch, cfg.downscaler_skip)
+    else:
+        downscaler = _fixed_downscaler(cfg) if cfg.fixed_downscaler else None
+    classifier = teacher if cfg.freeze_classifier else build_student(cfg, teacher)
+    fm = cfg.strategy == "fm"
+    channels = fm_channels(teacher, cfg.fm_layer, 64) if fm else None
+    return ThumbNet(downscaler, classifier, cfg.ratio, cfg.fm_layer if fm else None, channels)
+
+
+def build_optimizer(cfg: TrainConfig, net: ThumbNet) -> torch.optim.AdamW:
+    """AdamW over the student (unless frozen) at ``lr_student`` and a learned E and FM decoder at
+    ``lr_downscaler``."""
+    groups = []
+    if not cfg.freeze_classifier:
+        groups.append({"params": list(net.classifier.parameters()), "lr": cfg.lr_student})
+    e_params = [*(net.downscaler.parameters() if cfg.downscaler == "learned" else []),
+                *(net.decoder.parameters() if net.decoder is not None else [])]
+    if e_params:
+        groups.append({"params": e_params, "lr": cfg.lr_downscaler})
+    return torch.optim.AdamW(groups, lr=cfg.lr_student, weight_decay=cfg.weight_decay)
+
+
+def _loader(cfg: TrainConfig, dataset, indices: list[int], rank: int, world: int, device: torch.device):
+    """``(sampler, loader)`` over this process's share of ``indices``, full batches only."""
+    subset = Subset(dataset, indices)
+    sampler = DistributedSampler(subset, num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed,
+                                 drop_last=True)
+    loader = DataLoader(subset, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.workers,
+                        drop_last=True, pin_memory=device.type == "cuda")
+    # (no persistent workers: each epoch's iterator then draws its seed from the RNG the checkpoint restores)
+    if len(loader) == 0:
+        raise ValueError(f"{len(indices)} training images make no full batch of {cfg.batch_size} "
+                         f"on {world} process(es): lower --batch-size or raise --limit")
+    return sampler, loader
+
+
+def step_losses(cfg: TrainConfig, stage: str, x: torch.Tensor, thumb: torch.Tensor, logits: torch.Tensor,
+                decoded, target: torch.Tensor, soft: torch.Tensor | None, teacher, teacher_features: dict):
+    """The weighted terms of one step: ``({name: (weight, value)}, mm)``; MM is always computed
+    (and logged), but trained only with a learned E."""
+    terms = {}
+    if stage == "fm":
+        with torch.no_grad():
+            teacher(x)  # fills teacher_features through the tap
+        terms["fm"] = (cfg.w_fm, feature_mapping(decoded, teacher_features.pop("features")))
+    else:
+        if cfg.w_cl > 0:
+            terms["cl"] = (cfg.w_cl, classification(logits, target))
+        if stage == "distill" and cfg.w_kd > 0:
+            terms["kd"] = (cfg.w_kd, distillation(logits, soft, cfg.tau))
+    mm = moment_matching(thumb, x)
+    if cfg.downscaler == "learned" and cfg.w_mm > 0:
+        terms["mm"] = (cfg.w_mm, mm)
+    if cfg.downscaler == "learned" and cfg.w_colour > 0:
+        terms["colour"] = (cfg.w_colour, colour_shift(thumb, x))
+    return terms, mm
+
+
+class _Progress:
+    """Images per second and time left over the steps this process runs."""
+
+    def __init__(self, steps: int, images_per_step: int):
+        self.steps, self.images_per_step, self.done, self.tic = steps, images_per_step, 0, time.time()
+
+    def step(self) -> tuple[str, str]:
+        """Count a step; ``(speed, time left)`` as text."""
+        self.done += 1
+        elapsed = time.time() - self.tic
+        speed = self.done * self.images_per_step / elapsed
+        return f"{speed:.1f} img/s", _eta(elapsed / self.done * (self.steps - self.done))
+
+
+def train_epoch(cfg: TrainConfig, stage: str, model, teacher, teacher_features: dict, loader, flips: torch.Tensor,
+                cached: torch.Tensor | None, targets: torch.Tensor, optimizer, scheduler, device: torch.device,
+                progress: _Progress, log) -> dict:
+    """One epoch of ``stage``; returns its seconds, speed and mean loss terms. ``log(step, text)``
+    reports every ``cfg.log_every`` steps."""
+    net = model.module if isinstance(model, DistributedDataParallel) else model
+    _train_mode(net, cfg)
+    autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+    sums: dict[str, float] = {}
+    tic = time.time()
+    for step, (images, labels, index) in enumerate(loader):
+        flipped = flips[index]
+        x = flip_where(images, flipped).to(device, non_blocking=True).contiguous(memory_format=CL)
+        soft = cached[index, flipped.long()].to(device) if stage == "distill" and cfg.w_kd > 0 else None
+        with autocast:
+            thumb, logits, decoded = model(x, decode=stage == "fm")
+            terms, mm = step_losses(cfg, stage, x, thumb, logits, decoded, targets[labels].to(device), soft,
+                                    teacher, teacher_features)
+            loss = sum(w * value for w, value in terms.values())
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+
+        values = {name: value.item() for name, (_, value) in terms.items()}
+        values.setdefault("mm", mm.item())
+        for name, value in values.items():
+            sums[name] = sums.get(name, 0.0) + value
+        speed, eta = progress.step()
+        if (step + 1) % cfg.log_every == 0 or step + 1 == len(loader):
+            log(step + 1, f"{speed} | " + " ".join(f"{k} {v:.4f}" for k, v in values.items()) + f" | eta {eta}")
+    seconds = time.time() - tic
+    return {"seconds": round(seconds, 1), "images_per_s": round(len(loader) * progress.images_per_step / seconds, 1),
+            **{f"loss_{k}": v / len(loader) for k, v in sums.items()}}
+
+
+def save_checkpoint(path: Path, cfg: TrainConfig, net: ThumbNet, optimizer, scheduler, epoch: int,
+                    history: list[dict]) -> None:
+    """Everything an exact resume needs after ``epoch``, written atomically."""
+    state = {"config": dataclasses.asdict(cfg), "model": net.state_dict(), "optimizer": optimizer.state_dict(),
+             "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state(), "epoch": epoch, "history": history}
+    tmp = path.with_name(".checkpoint.pt.tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path, cfg: TrainConfig, net: ThumbNet, optimizer, scheduler) -> tuple[int, list[dict]]:
+    """Restore a checkpoint into ``net``, ``optimizer``, ``scheduler`` and the RNG; returns ``(epochs
+    done, history)``. Raises ValueError if there is none or it was run with other weight-changing options."""
+    if not path.exists():
+        raise ValueError(f"--resume: {path} does not exist (no epoch of this run finished yet)")
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    saved, now = ckpt["config"], dataclasses.asdict(cfg)
+    changed = sorted(k for k in now if k not in _RESUME_FREE and saved.get(k) != now[k])
+    if changed:
+        raise ValueError(f"--resume: options {changed} differ from the checkpointed run in {path.parent}; "
+                         f"resume with the original options")
+    net.load_state_dict(ckpt["model"])
+    optimizer.load_state_dict(ckpt["optimizer"])
+    scheduler.load_state_dict(ckpt["scheduler"])
+    torch.set_rng_state(ckpt["rng"])
+    return ckpt["epoch"], ckpt["history"]
 
 
 def export(net: ThumbNet, cfg: TrainConfig, record: dict) -> None:
