@@ -169,3 +169,34 @@ def test_holdout_accuracy_from_cached_teacher_logits_matches_a_forward(tiny_data
     fresh = evaluate_holdout(net, teacher, dataset, indices, targets, 2, torch.device("cpu"))
     assert evaluate_holdout(net, teacher, dataset, indices, targets, 2, torch.device("cpu"), cached) == fresh
     assert fresh["n"] == 4 and fresh["top1_trained"] == fresh["top1_teacher_bicubic"]
+
+
+def test_step_losses_terms_follow_stage_and_config():
+    from downscale.model import bicubic
+    from downscale.thumbnet.config import TrainConfig
+    from downscale.thumbnet.losses import classification, colour_shift, distillation, moment_matching
+    from downscale.thumbnet.train import step_losses
+
+    torch.manual_seed(0)
+    x = torch.rand(2, 3, 16, 16)
+    thumb, logits, soft, target = bicubic(x, (8, 8)) + 0.01, torch.randn(2, 5), torch.randn(2, 5), torch.tensor([0, 3])
+
+    def terms(stage, **options):
+        cfg = TrainConfig(data="d", teacher_weights="t", out="o", **options)
+        found, mm = step_losses(cfg, stage, x, thumb, logits, None, target, soft, None, {})
+        assert torch.equal(mm, moment_matching(thumb, x))
+        return {name: (w, v.item()) for name, (w, v) in found.items()}
+
+    cl, kd = classification(logits, target).item(), distillation(logits, soft, 2.0).item()
+    assert terms("distill", w_cl=0.5, w_kd=2.0, tau=2.0) == {"cl": (0.5, cl), "kd": (2.0, kd),
+                                                             "mm": (1.0, moment_matching(thumb, x).item())}
+    assert list(terms("supervised", w_colour=0.3)) == ["cl", "mm", "colour"]
+    assert terms("supervised", w_colour=0.3)["colour"] == (0.3, colour_shift(thumb, x).item())
+    assert list(terms("distill", downscaler="bicubic", w_kd=0.0)) == ["cl"]  # no E: MM only logged
+
+    features = torch.rand(2, 4, 2, 2)
+    teacher = lambda images: store.__setitem__("features", features)  # noqa: E731  (a tap's effect)
+    store: dict = {}
+    cfg = TrainConfig(data="d", teacher_weights="t", out="o", strategy="fm", w_fm=3.0)
+    found, _ = step_losses(cfg, "fm", x, thumb, logits, features + 1, target, None, teacher, store)
+    assert list(found) == ["fm", "mm"] and found["fm"][0] == 3.0 and found["fm"][1].item() > 0 and not store
