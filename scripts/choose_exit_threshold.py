@@ -13,10 +13,10 @@ import click
 import torch
 
 from downscale.classifiers import class_indices
-from downscale.dynamic import load_multires
-from downscale.dynamic_eval import early_exit_rows
+from downscale.drnet.model import load_multires
+from downscale.drnet.evaluate import early_exit_rows
 from downscale.thumbnet.data import IndexedImageFolder, split_holdout
-from downscale.thumbnet.dynamic_train import per_ratio_outcomes
+from downscale.drnet.train import per_ratio_outcomes
 
 GRID = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99, 0.995)
 

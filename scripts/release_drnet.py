@@ -1,4 +1,4 @@
-"""Copy a DRNet run (``python -m downscale.thumbnet.dynamic_train``) into pretrained/ and print its registry entries.
+"""Copy a DRNet run (``downscale train-dynamic``) into pretrained/ and print its registry entries.
 
     python scripts/release_drnet.py RUN_DIR NAME [--predictor predictor-t0.55.pt ...]
 
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from downscale.dynamic import load_predictor
+from downscale.drnet.model import load_predictor
 from downscale.pretrained import load_weights, save_weights, sha256
 
 ROOT = Path(__file__).resolve().parents[1] / "pretrained"

@@ -6,13 +6,13 @@ set -e
 cd "$(dirname "$0")/.." && . .venv/bin/activate
 S=/work/shared
 echo "=== $(date -u +%T) train"
-python -m downscale.thumbnet.dynamic_train --data $S/data/imagenette-224/train \
+downscale train-dynamic --data $S/data/imagenette-224/train \
   --teacher-weights $S/models/mobilenet_v2_imagenet/mobilenet_v2_1001.pt --out runs/drnet-v2 \
   --downscalers frozen-mobilenet_v2-r2-v3,area-identity-r4-v0 \
   --limit 3000 --holdout 500 --seed 0 --no-flip --cache runs/cache --batch-size 32 --epochs 2 \
   --stage2-limit 2000 --target-flops 0.55,0.65,0.75 --eta 10 --workers 1 --log-every 10
 echo "=== $(date -u +%T) eval"
-python -m downscale.dynamic_eval --data $S/data/imagenette-224/val --student runs/drnet-v2/student.pt \
+downscale eval-dynamic --data $S/data/imagenette-224/val --student runs/drnet-v2/student.pt \
   --predictor runs/drnet-v2/predictor-t0.55.pt --predictor runs/drnet-v2/predictor-t0.65.pt \
   --predictor runs/drnet-v2/predictor-t0.75.pt --out runs/drnet-v2/val --seed 0 --permutations 1000
 echo "=== $(date -u +%T) done"
