@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ..classifiers import build_classifier
+from ..evaluation.report import write_text
 from ..thumbnet.command import config_options
 from .evaluate import evaluate_dynamic, markdown
 from .model import load_multires, load_predictor
@@ -54,7 +55,7 @@ def eval_dynamic_command(data, student, predictors, exits, teacher_weights, out_
                               echo=click.echo, exits=exits)
     result.update(student=student, predictors=list(predictors), early_exit_thresholds=list(exits))
     table = markdown(result["rows"], result["flops_fixed"]["1"])
-    Path(f"{out_prefix}.json").write_text(json.dumps(result, indent=2) + "\n")
-    Path(f"{out_prefix}.md").write_text(table)
+    write_text(Path(f"{out_prefix}.json"), json.dumps(result, indent=2) + "\n")
+    write_text(Path(f"{out_prefix}.md"), table)
     click.echo(table)
     click.echo(f"n = {result['n']} images, seed {seed}, {result['seconds']:.0f} s; wrote {out_prefix}.json/.md")
