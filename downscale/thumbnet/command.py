@@ -43,7 +43,7 @@ def _option(field: dataclasses.Field, hint):
         count = None if items[-1] is Ellipsis else len(items)
         kwargs.update(default=None if default is None else ",".join(map(str, default)),
                       callback=_split(items[0], count, meta.get("metavar") or kwargs["default"]),
-                      metavar=meta.get("metavar"))
+                      metavar=meta.get("metavar") or "N1,N2,...")
     elif "choices" in meta:
         kwargs.update(type=click.Choice([str(c) for c in meta["choices"]]),
                       default=None if default is None else str(default),
