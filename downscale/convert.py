@@ -9,7 +9,7 @@ import os
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import numpy as np
 from PIL import Image
@@ -192,10 +192,9 @@ def _open(task: Task, opts: Options) -> tuple[Image.Image, str, int] | Result:
     """The decoded image, the output format and the scale it was decoded at (``read_image_reduced``),
     or the Result that ends this task (skipped or failed)."""
     try:
-        if task.dest.is_dir():
-            return Result("failed", f"{task.source}: its output {task.dest} is a folder; move it or choose another -o")
-        if not opts.overwrite and task.dest.exists():
-            return Result("skipped", f"{task.dest}: exists (use --overwrite to replace it)")
+        settled = _settled(task, opts)
+        if settled is not None:
+            return settled
         drafting = opts.method == "bicubic" and opts.draft
         img, scale = read_image_reduced(task.source, int(opts.ratio // DRAFT_GAP) if drafting else 1)
         fmt = (img.format or "PNG") if opts.fmt == "keep" else opts.fmt.upper()
@@ -212,18 +211,35 @@ def _finish(task: Task, opts: Options, img: Image.Image, fmt: str, scale: int,
     """Resize (unless ``thumb`` is given) and write atomically."""
     try:
         thumb = thumbnail(img, opts, scale) if thumb is None else thumb
-        try:
-            task.dest.parent.mkdir(parents=True, exist_ok=True)
-            written = write_image(thumb, task.dest, fmt=fmt, quality=opts.quality,
-                                  icc_profile=img.info.get("icc_profile"), overwrite=opts.overwrite)
-        except OSError as exc:
-            return Result("failed", f"{task.source}: cannot write {task.dest}: {exc.strerror or exc}")
-        if not written:
-            return Result("skipped", f"{task.dest}: exists (written by another run meanwhile)")
         ratio = opts.ratio if opts.ratio != "auto" else _ratio_of(img, thumb)
-        return Result("converted", f"{task.source} -> {task.dest} ({thumb.width}x{thumb.height})", ratio)
+        return _store(task, lambda dest: write_image(thumb, dest, fmt=fmt, quality=opts.quality,
+                                                     icc_profile=img.info.get("icc_profile"), overwrite=opts.overwrite),
+                      thumb.size, ratio)
     except Exception as exc:  # one bad file must not stop the batch
         return _failed(task, exc)
+
+
+def _settled(task: Task, opts: Options) -> Result | None:
+    """The Result that ends ``task`` before its input is read (its output is a folder, or exists and is
+    kept), else None."""
+    if task.dest.is_dir():
+        return Result("failed", f"{task.source}: its output {task.dest} is a folder; move it or choose another -o")
+    if not opts.overwrite and task.dest.exists():
+        return Result("skipped", f"{task.dest}: exists (use --overwrite to replace it)")
+    return None
+
+
+def _store(task: Task, write: Callable[[Path], bool], size: tuple[int, int], ratio: float | None) -> Result:
+    """Write ``task``'s output by ``write(dest)`` (atomic; False: it exists) and say what happened;
+    ``size`` is the thumbnail's ``(width, height)``."""
+    try:
+        task.dest.parent.mkdir(parents=True, exist_ok=True)
+        written = write(task.dest)
+    except OSError as exc:
+        return Result("failed", f"{task.source}: cannot write {task.dest}: {exc.strerror or exc}")
+    if not written:
+        return Result("skipped", f"{task.dest}: exists (written by another run meanwhile)")
+    return Result("converted", f"{task.source} -> {task.dest} ({size[0]}x{size[1]})", ratio)
 
 
 def _failed(task: Task, exc: Exception) -> Result:

@@ -6,6 +6,7 @@ import os
 import stat
 import warnings
 from pathlib import Path
+from typing import BinaryIO, Callable
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -127,20 +128,26 @@ def write_image(
 ) -> bool:
     """Encode ``img`` as ``fmt`` (a Pillow format name) to ``path`` atomically.
 
-    The image is written to a hidden temporary file in the same folder, then moved into place, so
-    ``path`` is never seen half-written. Without ``overwrite`` an existing ``path`` is left untouched
-    and False is returned (also when another process wins the race). Modes the format cannot store
-    are converted (alpha flattened onto white for JPEG, 16-bit scaled to 8-bit).
+    Written by ``write_atomic``: returns False, leaving ``path`` untouched, if it exists and not
+    ``overwrite``. Modes the format cannot store are converted (alpha flattened onto white for JPEG,
+    16-bit scaled to 8-bit).
     """
-    path = Path(path)
     img = _saveable(img, fmt)
     options = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
     if icc_profile:
         options["icc_profile"] = icc_profile
+    return write_atomic(path, lambda f: img.save(f, format=fmt, **options), overwrite=overwrite)
+
+
+def write_atomic(path: str | os.PathLike, write: Callable[[BinaryIO], object], *, overwrite: bool = False) -> bool:
+    """Call ``write(file)`` on a hidden temporary file in ``path``'s folder, then move it into place, so
+    ``path`` is never seen half-written. Without ``overwrite`` an existing ``path`` is left untouched
+    and False is returned (also when another process wins the race); True when written."""
+    path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "wb") as f:
-            img.save(f, format=fmt, **options)
+            write(f)
         if overwrite:
             os.replace(tmp, path)
             return True
