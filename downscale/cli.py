@@ -7,6 +7,7 @@ import importlib
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -130,7 +131,9 @@ def _parse_ratio(ctx, param, value):
 @click.option("--skip-existing/--overwrite", default=True, show_default=True,
               help="Leave outputs that already exist, or replace them.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes.")
-@click.option("--device", default="cpu", show_default=True, help="Where the learned downscaler runs (cpu, cuda, ...).")
+@click.option("--device", default="cpu", show_default=True,
+              help="Where the learned downscaler runs (cpu, cuda, cuda:1, ...). On a GPU, colour JPEGs are also "
+                   "decoded and (for JPEG output) encoded there, in batches (nvJPEG).")
 @click.option("--method", type=click.Choice(["learned", "bicubic"]), default="learned", show_default=True,
               help="learned = the pretrained downscaler; bicubic = Pillow's bicubic.")
 @click.option("--draft/--no-draft", default=True, show_default=True,
@@ -141,7 +144,8 @@ def _parse_ratio(ctx, param, value):
 @click.option("--shard", default=None, callback=_parse_shard, metavar="K/N",
               help="Process only shard K of N (0-based; a stable split by path) for N parallel machines.")
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
-              help="local: --jobs processes here; ray: Ray Data on a Ray cluster (pip install 'downscale[ray]').")
+              help="local: --jobs processes here; ray: Ray Data on a Ray cluster, one worker per CPU of the "
+                   "cluster (per GPU with --device cuda) (pip install 'downscale[ray]'; docs/cluster.md).")
 @click.option("--ray-address", default=None, metavar="ADDRESS",
               help="Ray cluster to join (default $RAY_ADDRESS, else a local Ray started for this run).")
 @click.option("--dry-run", is_flag=True, help="List what would be written, write nothing.")
@@ -172,8 +176,8 @@ def convert(inputs, outdir, ratio, recursive, fmt, quality, skip_existing, jobs,
             click.echo(f"error: {error}", err=True)
         click.echo(f"dry run: {len(tasks)} file(s) planned, {len(errors)} error(s); nothing written")
         sys.exit(1 if errors else 0)
-    if tasks and method == "learned":
-        _check_learned(ratio, weights, device)
+    if tasks and method == "learned":  # (a Ray cluster's GPUs are checked by its workers: the driver may have none)
+        _check_learned(opts if engine == "local" or device == "cpu" else replace(opts, device="cpu"))
     if tasks:
         try:
             outdir.mkdir(parents=True, exist_ok=True)
@@ -186,46 +190,47 @@ def convert(inputs, outdir, ratio, recursive, fmt, quality, skip_existing, jobs,
     from .engines import run_local, run_ray
 
     start = time.perf_counter()  # libraries and weights are loaded: from here on it is the conversion
-    if engine == "ray":
-        try:
-            results = run_ray(tasks, opts, ray_address)
-        except ImportError as exc:
-            raise click.ClickException(str(exc)) from None
-    else:
-        results = run_local(tasks, opts, jobs)
+    try:
+        results = run_ray(tasks, opts, ray_address) if engine == "ray" else run_local(tasks, opts, jobs)
+    except (ImportError, ValueError) as exc:  # no Ray; no CPU or GPU in the cluster
+        raise click.ClickException(str(exc)) from None
     counts = {"converted": 0, "skipped": 0, "failed": len(errors)}
     ratios: dict = {}
+    first = None
     with click.progressbar(length=len(tasks), label="converting", file=sys.stderr) as bar:
-        for status, message, used in results:
-            counts[status] += 1
-            if status == "converted":
-                ratios[used] = ratios.get(used, 0) + 1
-            if status == "failed":
-                click.echo(f"\nerror: {message}", err=True)
-            bar.update(1)
+        try:
+            for status, message, used in results:
+                first = first or time.perf_counter()
+                counts[status] += 1
+                if status == "converted":
+                    ratios[used] = ratios.get(used, 0) + 1
+                if status == "failed":
+                    click.echo(f"\nerror: {message}", err=True)
+                bar.update(1)
+        except RuntimeError as exc:  # the Ray job itself failed (not a file: those are results)
+            raise click.ClickException(str(exc)) from None
     if ratio == "auto" and ratios:
         click.echo("chosen ratios: " + ", ".join(f"{r}: {n} file(s)" for r, n in sorted(ratios.items())))
     seconds = time.perf_counter() - start
+    if first is not None and len(tasks) > 1:  # start-up: workers (for Ray: their imports and E) and a first chunk
+        startup, rest = first - start, len(tasks) - 1
+        click.echo(f"start-up {startup:.2f} s (to the first result), then {rest} in {seconds - startup:.2f} s "
+                   f"({rest / max(seconds - startup, 1e-9):.1f}/s)")
     click.echo(f"{counts['converted']} converted, {counts['skipped']} skipped (already there), "
                f"{counts['failed']} failed -> {outdir} ({len(tasks)} in {seconds:.2f} s, "
                f"{len(tasks) / max(seconds, 1e-9):.1f}/s)")
     sys.exit(1 if counts["failed"] else 0)
 
 
-def _check_learned(ratio: float | str, weights: str | None, device: str):
+def _check_learned(opts):
     """Refuse bad --weights/--device/--ratio once, before any file, instead of failing every file alike."""
-    import math
+    from .engines import load_learned
 
-    import torch
-
-    from .resize import learned_resize
-
-    side = 4 if ratio == "auto" else math.ceil(ratio)
     try:
-        learned_resize(torch.zeros(3, side, side), ratio, weights=weights, device=device)
+        load_learned(opts)
     except Exception as exc:  # WeightsError, a ratio the weights cannot do, an unknown or absent device
         raise click.ClickException(
-            f"cannot use the learned downscaler (--weights {weights or 'default'}, --device {device}): {exc}"
+            f"cannot use the learned downscaler (--weights {opts.weights or 'default'}, --device {opts.device}): {exc}"
         ) from None
 
 

@@ -1,18 +1,57 @@
 """Where ``downscale convert`` runs its tasks: worker processes on this machine, or a Ray cluster.
 
-Both yield one ``convert.Result`` (status, message, ratio) per task, in order, from ``convert.convert_batch`` /
-``convert_one``, so skip-existing, atomic writes and error reporting are the same everywhere.
+Both split the tasks into the same chunks of neighbouring files and convert each chunk with
+``convert_chunk`` (``convert.convert_batch``, or ``jpeg.convert_jpegs`` on a GPU), so skip-existing,
+atomic writes and error reporting are the same everywhere: one ``convert.Result`` per task, never an
+exception for a bad file.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import multiprocessing
 import os
 import sys
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
-from .convert import Options, Result, Task, convert_batch, convert_one
+from .convert import Options, Result, Task, convert_batch
+
+# Files per chunk: many small files share a call of E, large photos stay fine-grained enough to balance
+# the workers; on a GPU, chunks are batches of the decoder, E and the encoder, so larger.
+CHUNK_FILES, CHUNK_BYTES = 16, 2 << 20
+DEVICE_CHUNK_FILES, DEVICE_CHUNK_BYTES = 64, 64 << 20
+
+
+def on_device(opts: Options) -> bool:
+    """Whether ``opts`` runs the learned downscaler off the CPU (a GPU): JPEGs then take ``jpeg.convert_jpegs``."""
+    return opts.device.split(":")[0] != "cpu"
+
+
+def convert_chunk(tasks: list[Task], opts: Options) -> list[Result]:
+    """One Result per task, in order; an unexpected error fails the chunk's files, never the job."""
+    try:
+        if on_device(opts):
+            from .jpeg import convert_jpegs
+
+            return convert_jpegs(tasks, opts)
+        return convert_batch(tasks, opts)
+    except Exception as exc:  # a bug or an exhausted resource, not a bad file (convert_batch reports those)
+        return [Result("failed", f"{task.source}: not converted: {type(exc).__name__}: {exc}") for task in tasks]
+
+
+def load_learned(opts: Options) -> None:
+    """Load E (and for ``ratio="auto"`` the ratio predictor) onto ``opts.device`` by resizing a tiny
+    image, so that workers pay it once, up front. Raises what ``learned_resize`` raises (WeightsError,
+    a ratio the weights cannot do, an unknown or absent device)."""
+    import torch
+
+    from .resize import learned_resize
+
+    side = 4 if opts.ratio == "auto" else math.ceil(opts.ratio)
+    learned_resize(torch.zeros(3, side, side, dtype=torch.uint8), opts.ratio, weights=opts.weights, device=opts.device)
 
 
 def _init_worker(threads: int):
@@ -34,23 +73,22 @@ def _start_method() -> str:
 
 
 def run_local(tasks: list[Task], opts: Options, jobs: int = 1) -> Iterator[Result]:
-    """Convert in this process (``jobs=1``) or in ``jobs`` worker processes sharing the cores, in
-    chunks of neighbouring files (``convert_batch`` resizes same-size small images together)."""
-    chunks = _chunks(tasks)
+    """Convert in this process (``jobs=1``) or in ``jobs`` worker processes sharing the cores, chunk by
+    chunk (``convert_chunk``); results in the order of ``tasks``."""
+    chunks = _chunks(tasks, *((DEVICE_CHUNK_FILES, DEVICE_CHUNK_BYTES) if on_device(opts) else ()))
     if jobs == 1 or len(chunks) < 2:
         for chunk in chunks:
-            yield from convert_batch(chunk, opts)
+            yield from convert_chunk(chunk, opts)
         return
     threads = max(1, (os.cpu_count() or 1) // jobs)
     context = multiprocessing.get_context(_start_method())
     with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=(threads,)) as pool:
-        for results in pool.map(convert_batch, chunks, [opts] * len(chunks)):
+        for results in pool.map(convert_chunk, chunks, [opts] * len(chunks)):
             yield from results
 
 
-def _chunks(tasks: list[Task], most: int = 16, budget: int = 2 << 20) -> list[list[Task]]:
-    """Consecutive tasks, at most ``most`` files or about ``budget`` bytes of them per chunk: many small
-    files share a call of E, while large photos stay fine-grained enough to balance the workers."""
+def _chunks(tasks: list[Task], most: int = CHUNK_FILES, budget: int = CHUNK_BYTES) -> list[list[Task]]:
+    """Consecutive tasks, at most ``most`` files or about ``budget`` bytes of them per chunk."""
     chunks: list[list[Task]] = []
     size = 0
     for task in tasks:
@@ -66,11 +104,42 @@ def _chunks(tasks: list[Task], most: int = 16, budget: int = 2 << 20) -> list[li
     return chunks
 
 
+class RayConverter:
+    """The Ray Data worker (a callable class, so one per actor): loads E once, then converts chunks.
+
+    ``__call__`` takes a batch ``{"sources": [[path, ...], ...], "dests": [[path, ...], ...]}`` (one row
+    per chunk) and returns ``{"status": [...], "message": [...], "ratio": [...]}``, one row per file
+    (ratio NaN where none was used).
+    """
+
+    def __init__(self, opts: Options, threads: int = 1):
+        import torch
+
+        torch.set_num_threads(threads)
+        self.opts = opts
+        if opts.method == "learned":
+            load_learned(opts)
+
+    def __call__(self, batch: dict) -> dict:
+        import numpy as np
+
+        results: list[Result] = []
+        for sources, dests in zip(batch["sources"], batch["dests"]):
+            results += convert_chunk([Task(Path(s), Path(d)) for s, d in zip(sources, dests)], self.opts)
+        return {"status": np.array([r.status for r in results], dtype=object),
+                "message": np.array([r.message for r in results], dtype=object),
+                "ratio": np.array([math.nan if r.ratio is None else float(r.ratio) for r in results])}
+
+
 def run_ray(tasks: list[Task], opts: Options, address: str | None = None) -> Iterator[Result]:
     """Convert through Ray Data on the cluster at ``address`` (default ``$RAY_ADDRESS``, else a local
-    Ray started for this run). Every worker must see the input and output paths (a shared file system).
+    Ray started for this run): the chunks of ``run_local`` go to a pool of ``RayConverter`` actors, one
+    per CPU of the cluster (one per GPU, each holding it, when ``opts.device`` is a GPU). Every worker
+    must see the input and output paths (a shared file system). Results come as chunks finish, not
+    in the order of ``tasks``.
 
-    Raises ImportError with the install command if Ray is missing (at the call, not on iteration).
+    Raises, at the call (not on iteration): ImportError with the install command if Ray is missing;
+    ValueError if the cluster has no CPU (or, for a GPU device, no GPU).
     """
     try:
         import ray
@@ -81,12 +150,30 @@ def run_ray(tasks: list[Task], opts: Options, address: str | None = None) -> Ite
                  log_to_driver=False, configure_logging=False)
     if not tasks:
         return iter(())
-    rows = [{"source": str(task.source), "dest": str(task.dest)} for task in tasks]
-    dataset = ray.data.from_items(rows, override_num_blocks=max(1, min(len(rows), 64)))
+    gpu = on_device(opts)
+    resource = "GPU" if gpu else "CPU"
+    actors = int(ray.cluster_resources().get(resource, 0))
+    if actors < 1:
+        raise ValueError(f"the Ray cluster has no {resource}"
+                         + (f" for --device {opts.device}; use --device cpu" if gpu else ""))
+    chunks = _chunks(tasks, *((DEVICE_CHUNK_FILES, DEVICE_CHUNK_BYTES) if gpu else ()))
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False  # `downscale convert` draws its own
+    context.print_on_execution_start = False
+    logging.getLogger("ray.data").setLevel(logging.ERROR)  # (its notes on progress bars and timing)
+    rows = [{"sources": [str(t.source) for t in chunk], "dests": [str(t.dest) for t in chunk]} for chunk in chunks]
+    dataset = ray.data.from_items(rows, override_num_blocks=len(rows)).map_batches(
+        RayConverter, batch_size=1, batch_format="numpy", fn_constructor_args=(opts,),
+        compute=ray.data.ActorPoolStrategy(size=min(actors, len(rows))),
+        **({"num_gpus": 1} if gpu else {"num_cpus": 1}))
+    return _ray_results(dataset)
 
-    def convert_row(row: dict) -> dict:
-        from pathlib import Path
 
-        return convert_one(Task(Path(row["source"]), Path(row["dest"])), opts)._asdict()
+def _ray_results(dataset) -> Iterator[Result]:
+    for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
+        for status, message, ratio in zip(batch["status"], batch["message"], batch["ratio"]):
+            yield Result(str(status), str(message), None if math.isnan(ratio) else _number(ratio))
 
-    return (Result(**row) for row in dataset.map(convert_row).iter_rows())
+
+def _number(ratio: float) -> float | int:
+    return int(ratio) if ratio == int(ratio) else float(ratio)
