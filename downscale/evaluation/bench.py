@@ -215,12 +215,15 @@ def classify_bench(arch: str, num_classes: int, image_size: int, ratios: list[in
               help="Also time `downscale convert` on this folder of images (a real subprocess per run).")
 @click.option("--jobs", default=os.cpu_count(), show_default=True, type=click.IntRange(1), help="--jobs for --folder.")
 @click.option("--convert-ratio", default=2, show_default=True, type=click.IntRange(1), help="--ratio for --folder.")
+@click.option("--engines", default=None, metavar="E1,E2",
+              help="With --folder: compare these --engine values (local, ray) on the same job, in alternating "
+                   "rounds (--repeats of them), instead of timing both methods on the local engine.")
 @click.option("--large-mp", type=click.FloatRange(1), help="Also measure peak memory on one image of this many megapixels.")
 @click.option("--gpu-batches", default="16,64", show_default=True, callback=_ints,
               help="With CUDA: batch sizes of 1024² uint8 images for the GPU resize table.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the results here.")
 def bench(sizes, ratios, repeats, warmup, batch, batch_side, classifier, num_classes, image_size, batches, threads,
-          folder, jobs, convert_ratio, large_mp, gpu_batches, json_path):
+          folder, jobs, convert_ratio, engines, large_mp, gpu_batches, json_path):
     """Time resizing, a batch, end-to-end classification, and on request a folder conversion and a large image.
 
     Resizing: learned_resize and E vs every classical resize (Pillow's filters and reduce, torch's
@@ -273,7 +276,15 @@ def bench(sizes, ratios, repeats, warmup, batch, batch_side, classifier, num_cla
             diff = "" if r["max_diff_levels"] is None else r["max_diff_levels"]
             click.echo(f"| {r['batch']} | {r['ratio']} | {r['method']} | {r['ms_per_batch']:.2f} | "
                        f"{r['gigapixels_per_s']:.1f} | {diff} |")
-    if folder:
+    if folder and engines:
+        from .engine_bench import engine_bench, engine_table
+
+        names = [e.strip() for e in engines.split(",") if e.strip()]
+        click.echo(f"\n## `downscale convert {folder} --ratio {convert_ratio} --jobs {jobs} --engine E` on each engine, "
+                   f"{repeats} alternating rounds: median (range); start-up = to the first result\n")
+        results["engines"] = engine_bench(folder, names, convert_ratio, jobs, repeats)
+        click.echo(engine_table(results["engines"]))
+    elif folder:
         click.echo(f"\n## `downscale convert {folder} --ratio {convert_ratio} --jobs {jobs}` (a subprocess; after start-up: the conversion time it reports)\n")
         click.echo("| method | images | seconds | images/s | start-up seconds | images/s after start-up |\n"
                    "|---|---:|---:|---:|---:|---:|")
