@@ -207,7 +207,7 @@ def convert(inputs, outdir, ratio, recursive, fmt, quality, skip_existing, jobs,
                 if status == "failed":
                     click.echo(f"\nerror: {message}", err=True)
                 bar.update(1)
-        except RuntimeError as exc:  # the Ray job itself failed (not a file: those are results)
+        except RuntimeError as exc:  # the engine itself failed (a worker killed, a Ray job lost), not a file
             raise click.ClickException(str(exc)) from None
     if ratio == "auto" and ratios:
         click.echo("chosen ratios: " + ", ".join(f"{r}: {n} file(s)" for r, n in sorted(ratios.items())))

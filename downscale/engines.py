@@ -15,6 +15,7 @@ import os
 import sys
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 from .convert import Options, Result, Task, convert_batch
@@ -112,13 +113,14 @@ class RayConverter:
     (ratio NaN where none was used).
     """
 
-    def __init__(self, opts: Options, threads: int = 1):
+    def __init__(self, opts: Options):
         import torch
 
-        torch.set_num_threads(threads)
-        self.opts = opts
+        torch.set_num_threads(1)  # the actor holds one CPU (or one GPU, whose work is not on the CPU)
+        # Ray shows an actor only the GPU it holds, as cuda:0
+        self.opts = replace(opts, device="cuda") if on_device(opts) else opts
         if opts.method == "learned":
-            load_learned(opts)
+            load_learned(self.opts)
 
     def __call__(self, batch: dict) -> dict:
         import numpy as np
@@ -170,10 +172,15 @@ def run_ray(tasks: list[Task], opts: Options, address: str | None = None) -> Ite
 
 
 def _ray_results(dataset) -> Iterator[Result]:
-    for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
-        for status, message, ratio in zip(batch["status"], batch["message"], batch["ratio"]):
-            yield Result(str(status), str(message), None if math.isnan(ratio) else _number(ratio))
+    """The dataset's rows as Results; RuntimeError if the Ray job itself fails (a worker cannot start,
+    the cluster is lost), as no file's error ever gets there."""
+    try:
+        for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
+            for status, message, ratio in zip(batch["status"], batch["message"], batch["ratio"]):
+                yield Result(str(status), str(message), None if math.isnan(ratio) else _number(ratio))
+    except Exception as exc:
+        raise RuntimeError(f"the Ray job failed: {type(exc).__name__}: {exc}") from exc
 
 
 def _number(ratio: float) -> float | int:
-    return int(ratio) if ratio == int(ratio) else float(ratio)
+    return int(ratio) if ratio.is_integer() else ratio  # as convert gives them (auto: 1, 2 or 4)

@@ -17,6 +17,7 @@ import stat
 import struct
 import warnings
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 from PIL import Image
@@ -94,11 +95,14 @@ def upright(img: torch.Tensor, orientation: int) -> torch.Tensor:
     return img
 
 
-class _Photo:
+class _Photo(NamedTuple):
     """One JPEG this path takes: its task, bytes, EXIF orientation, ICC profile and output format."""
 
-    def __init__(self, task: Task, data: bytes, orientation: int, icc: bytes | None, fmt: str):
-        self.task, self.data, self.orientation, self.icc, self.fmt = task, data, orientation, icc, fmt
+    task: Task
+    data: bytes
+    orientation: int
+    icc: bytes | None
+    fmt: str
 
 
 def _photo(task: Task, opts: Options) -> _Photo | None:

@@ -86,6 +86,15 @@ def test_device_chunks_take_the_tensor_path(job, monkeypatch):
     assert seen == [6]  # one chunk: device chunks hold up to 64 files
 
 
+def test_a_failed_ray_job_is_a_runtime_error():
+    class Lost:  # stands for a Ray dataset whose job fails
+        def iter_batches(self, **how):
+            raise ConnectionError("node lost")
+
+    with pytest.raises(RuntimeError, match="^the Ray job failed: ConnectionError: node lost$"):
+        list(engines._ray_results(Lost()))
+
+
 @pytest.mark.parametrize("device, expected", [("cpu", False), ("cuda", True), ("cuda:1", True), ("mps", True)])
 def test_on_device(device, expected):
     assert on_device(Options(device=device)) is expected
