@@ -130,10 +130,10 @@ def _parse_ratio(ctx, param, value):
 @click.option("--quality", type=click.IntRange(1, 100), default=90, show_default=True, help="JPEG/WebP quality.")
 @click.option("--skip-existing/--overwrite", default=True, show_default=True,
               help="Leave outputs that already exist, or replace them.")
-@click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes (--engine local).")
 @click.option("--device", default="cpu", show_default=True,
-              help="Where the learned downscaler runs (cpu, cuda, cuda:1, ...). On a GPU, colour JPEGs are also "
-                   "decoded and (for JPEG output) encoded there, in batches (nvJPEG).")
+              help="Where the learned downscaler runs (cpu, cuda, cuda:1, ...). On a GPU (learned, fixed ratio), "
+                   "colour JPEGs are also decoded and, for JPEG output, encoded there in batches (nvJPEG).")
 @click.option("--method", type=click.Choice(["learned", "bicubic"]), default="learned", show_default=True,
               help="learned = the pretrained downscaler; bicubic = Pillow's bicubic.")
 @click.option("--draft/--no-draft", default=True, show_default=True,

@@ -44,7 +44,7 @@ def engine_bench(folder: str, engines: list[str], ratio: float, jobs: int, round
                  method: str = "learned") -> list[dict]:
     """Per engine: median and range over ``rounds`` alternating rounds of wall seconds, start-up seconds
     and images per second after start-up; ``vs_first``: that rate over the first engine's in the same
-    round (median and range)."""
+    round (median and range); ``runs``: each round's figures."""
     if not engines or set(engines) - {"local", "ray"}:
         raise click.BadParameter(f"expected engines among local, ray, got {engines}", param_hint="--engines")
     runs: dict[str, list[dict]] = {engine: [] for engine in engines}
@@ -61,7 +61,7 @@ def engine_bench(folder: str, engines: list[str], ratio: float, jobs: int, round
         for key, values in (("wall_s", [d["wall_s"] for d in done]), ("startup_s", [d["startup_s"] for d in done]),
                             ("per_s_after_startup", [d["per_s_after_startup"] for d in done]), ("vs_first", ratios)):
             row[key] = {"median": statistics.median(values), "min": min(values), "max": max(values)}
-        rows.append(row)
+        rows.append({**row, "runs": done})
     return rows
 
 
