@@ -109,8 +109,9 @@ class RayConverter:
     """The Ray Data worker (a callable class, so one per actor): loads E once, then converts chunks.
 
     ``__call__`` takes a batch ``{"sources": [[path, ...], ...], "dests": [[path, ...], ...]}`` (one row
-    per chunk) and returns ``{"status": [...], "message": [...], "ratio": [...]}``, one row per file
-    (ratio NaN where none was used).
+    per chunk, paths as ``os.fsencode`` bytes) and returns ``{"status": [...], "message": [...], "ratio":
+    [...]}``, one row per file (messages as bytes, ``_encode``; ratio NaN where none was used). Bytes,
+    because file names need not be UTF-8 and Ray's tables hold only UTF-8 text.
     """
 
     def __init__(self, opts: Options):
@@ -127,9 +128,10 @@ class RayConverter:
 
         results: list[Result] = []
         for sources, dests in zip(batch["sources"], batch["dests"]):
-            results += convert_chunk([Task(Path(s), Path(d)) for s, d in zip(sources, dests)], self.opts)
+            results += convert_chunk([Task(Path(os.fsdecode(s)), Path(os.fsdecode(d))) for s, d in zip(sources, dests)],
+                                     self.opts)
         return {"status": np.array([r.status for r in results], dtype=object),
-                "message": np.array([r.message for r in results], dtype=object),
+                "message": np.array([_encode(r.message) for r in results], dtype=object),
                 "ratio": np.array([math.nan if r.ratio is None else float(r.ratio) for r in results])}
 
 
@@ -163,7 +165,8 @@ def run_ray(tasks: list[Task], opts: Options, address: str | None = None) -> Ite
     context.enable_progress_bars = False  # `downscale convert` draws its own
     context.print_on_execution_start = False
     logging.getLogger("ray.data").setLevel(logging.ERROR)  # (its notes on progress bars and timing)
-    rows = [{"sources": [str(t.source) for t in chunk], "dests": [str(t.dest) for t in chunk]} for chunk in chunks]
+    rows = [{"sources": [os.fsencode(t.source) for t in chunk], "dests": [os.fsencode(t.dest) for t in chunk]}
+            for chunk in chunks]
     dataset = ray.data.from_items(rows, override_num_blocks=len(rows)).map_batches(
         RayConverter, batch_size=1, batch_format="numpy", fn_constructor_args=(opts,),
         compute=ray.data.ActorPoolStrategy(size=min(actors, len(rows))),
@@ -177,9 +180,17 @@ def _ray_results(dataset) -> Iterator[Result]:
     try:
         for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
             for status, message, ratio in zip(batch["status"], batch["message"], batch["ratio"]):
-                yield Result(str(status), str(message), None if math.isnan(ratio) else _number(ratio))
+                yield Result(str(status), _decode(message), None if math.isnan(ratio) else _number(ratio))
     except Exception as exc:
         raise RuntimeError(f"the Ray job failed: {type(exc).__name__}: {exc}") from exc
+
+
+def _encode(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape")  # (names that are not UTF-8 hold surrogates)
+
+
+def _decode(data: bytes) -> str:
+    return bytes(data).decode("utf-8", "surrogateescape")
 
 
 def _number(ratio: float) -> float | int:

@@ -1,4 +1,5 @@
 import math
+import os
 import re
 import subprocess
 import sys
@@ -52,12 +53,11 @@ def test_ray_worker_converts_chunks_without_ray(job):
     """RayConverter is a plain class: what each Ray actor runs, called here directly."""
     tasks, out = job
     worker = RayConverter(Options(ratio=2))
-    batch = {"sources": [[str(t.source) for t in tasks[:4]], [str(t.source) for t in tasks[4:]]],
-             "dests": [[str(t.dest) for t in tasks[:4]], [str(t.dest) for t in tasks[4:]]]}
-    rows = worker(batch)
+    paths = [[os.fsencode(getattr(t, side)) for t in part] for side in ("source", "dest") for part in (tasks[:4], tasks[4:])]
+    rows = worker({"sources": paths[:2], "dests": paths[2:]})
     assert list(rows["status"]) == ["converted"] * 3 + ["failed"] + ["converted"] * 2
     assert rows["ratio"][0] == 2 and math.isnan(rows["ratio"][3])
-    assert "2x.png: not an image file" in rows["message"][3]
+    assert b"2x.png: not an image file" in rows["message"][3]
     assert sorted(p.name for p in out.iterdir()) == [f"{i}.png" for i in range(5)]
 
 
@@ -151,10 +151,15 @@ def ray():
 @pytest.mark.slow
 def test_ray_engine_on_a_local_two_cpu_instance(job, ray):
     tasks, out = job
+    odd = tasks[0].source.with_name(os.fsdecode(b"\xff-not-utf8.png"))  # names need not be UTF-8
+    Image.new("RGB", (8, 8)).save(odd)
+    tasks = [*tasks, Task(odd, out.with_name("odd") / odd.name)]
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    _check(list(run_ray(tasks, Options(ratio=2))), out)
+    results = list(run_ray(tasks, Options(ratio=2)))
+    assert f"{odd} -> {tasks[-1].dest} (4x4)" in [r.message for r in results]
+    _check([r for r in results if not r.message.startswith(str(odd))], out)
     again = list(run_ray(tasks, Options(ratio=2)))  # skip-existing holds on the cluster too
-    assert sorted(r.status for r in again) == ["failed"] + ["skipped"] * 5
+    assert sorted(r.status for r in again) == ["failed"] + ["skipped"] * 6
     with pytest.raises(ValueError, match="the Ray cluster has no GPU for --device cuda; use --device cpu"):
         run_ray(tasks, Options(ratio=2, device="cuda"))
 
@@ -198,3 +203,9 @@ def test_convert_engine_ray_as_a_subprocess(job):
     assert re.search(r"^start-up [0-9.]+ s \(to the first result\), then 5 in ", done.stdout, re.M)
     assert "5 converted, 0 skipped (already there), 1 failed" in done.stdout
     assert sorted(p.name for p in out.iterdir()) == [f"{i}.png" for i in range(5)]
+
+
+def test_a_gpu_actor_uses_the_gpu_ray_shows_it(monkeypatch):
+    monkeypatch.setattr(engines, "load_learned", lambda opts: None)  # (no GPU needed to check the choice)
+    assert RayConverter(Options(device="cuda:1")).opts.device == "cuda"
+    assert RayConverter(Options(device="cpu")).opts.device == "cpu"
