@@ -177,7 +177,7 @@ def convert(inputs, outdir, ratio, recursive, fmt, quality, skip_existing, jobs,
         click.echo(f"dry run: {len(tasks)} file(s) planned, {len(errors)} error(s); nothing written")
         sys.exit(1 if errors else 0)
     if tasks and method == "learned":  # (a Ray cluster's GPUs are checked by its workers: the driver may have none)
-        _check_learned(opts if engine == "local" or device == "cpu" else replace(opts, device="cpu"))
+        _check_learned(replace(opts, device="cpu") if engine == "ray" else opts)
     if tasks:
         try:
             outdir.mkdir(parents=True, exist_ok=True)

@@ -149,11 +149,11 @@ def run_ray(tasks: list[Task], opts: Options, address: str | None = None) -> Ite
         import ray
     except ImportError:
         raise ImportError("--engine ray needs Ray: pip install 'downscale[ray]'") from None
+    if not tasks:
+        return iter(())
     if not ray.is_initialized():
         ray.init(address=address or os.environ.get("RAY_ADDRESS"), include_dashboard=False,
                  log_to_driver=False, configure_logging=False)
-    if not tasks:
-        return iter(())
     gpu = on_device(opts)
     resource = "GPU" if gpu else "CPU"
     actors = int(ray.cluster_resources().get(resource, 0))
@@ -181,8 +181,9 @@ def _ray_results(dataset) -> Iterator[Result]:
         for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
             for status, message, ratio in zip(batch["status"], batch["message"], batch["ratio"]):
                 yield Result(str(status), _decode(message), None if math.isnan(ratio) else _number(ratio))
-    except Exception as exc:
-        raise RuntimeError(f"the Ray job failed: {type(exc).__name__}: {exc}") from exc
+    except Exception as exc:  # Ray's message ends with the cause (a worker's traceback before it)
+        cause = ([line.strip() for line in str(exc).splitlines() if line.strip()] or [""])[-1]
+        raise RuntimeError(f"the Ray job failed: {type(exc).__name__}: {cause}") from exc
 
 
 def _encode(text: str) -> bytes:

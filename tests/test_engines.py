@@ -162,6 +162,8 @@ def test_ray_engine_on_a_local_two_cpu_instance(job, ray):
     assert sorted(r.status for r in again) == ["failed"] + ["skipped"] * 6
     with pytest.raises(ValueError, match="the Ray cluster has no GPU for --device cuda; use --device cpu"):
         run_ray(tasks, Options(ratio=2, device="cuda"))
+    with pytest.raises(RuntimeError, match="^the Ray job failed: ActorDiedError: .*WeightsError: weights 'no-such"):
+        list(run_ray(tasks, Options(ratio=2, weights="no-such-weights", overwrite=True)))
 
 
 @pytest.mark.slow
