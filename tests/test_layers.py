@@ -22,14 +22,15 @@ CORE, TRAINING, EVALUATION, CLI = range(4)
 LAYERS = {
     CORE: ["downscale", "downscale.errors", "downscale.sizes", "downscale.kernels", "downscale.model",
            "downscale.pretrained", "downscale.resize", "downscale.transforms", "downscale.images",
-           "downscale.convert", "downscale.engines", "downscale.classifiers", "downscale.drnet",
+           "downscale.convert", "downscale.jpeg", "downscale.engines", "downscale.classifiers", "downscale.drnet",
            "downscale.drnet.model"],
     TRAINING: ["downscale.thumbnet", "downscale.thumbnet.config", "downscale.thumbnet.data",
                "downscale.thumbnet.losses", "downscale.thumbnet.nets", "downscale.thumbnet.train",
                "downscale.drnet.train"],
     EVALUATION: ["downscale.evaluation", "downscale.evaluation.cost", "downscale.evaluation.methods",
                  "downscale.evaluation.quality", "downscale.evaluation.report", "downscale.evaluation.runner",
-                 "downscale.evaluation.stats", "downscale.evaluation.bench_worker", "downscale.drnet.evaluate"],
+                 "downscale.evaluation.stats", "downscale.evaluation.bench_worker", "downscale.evaluation.engine_bench",
+                 "downscale.drnet.evaluate"],
     CLI: ["downscale.cli", "downscale.__main__", "downscale.demo", "downscale.thumbnet.command",
           "downscale.drnet.command", "downscale.evaluation.command", "downscale.evaluation.bench"],
 }
