@@ -19,3 +19,7 @@ class WeightsError(DownscaleError, ValueError):
 
 class ImageReadError(DownscaleError, OSError):
     """An image file could not be read or decoded (`downscale convert` reports and skips it)."""
+
+
+class InvalidArgumentError(DownscaleError, ValueError):
+    """An argument (ratio, size, device, dtype, ...) is out of range or of the wrong kind."""

@@ -105,10 +105,21 @@ def load_module(cls: type[torch.nn.Module], name_or_path: str | os.PathLike,
                 device: str | torch.device | None = None) -> torch.nn.Module:
     """``cls(**config)`` with the file's state_dict loaded strictly, in eval mode on ``device``."""
     payload = load_weights(name_or_path)
+    state = payload["state_dict"]
     try:
+        with torch.device("meta"):  # shapes first, with no memory: a config can ask for any width
+            expected = {k: tuple(v.shape) for k, v in cls(**payload["config"]).state_dict().items()}
+        found = {k: tuple(v.shape) if isinstance(v, torch.Tensor) else v for k, v in state.items()}
+        if found != expected:
+            wrong = sorted(k for k in expected.keys() | found.keys() if expected.get(k) != found.get(k))
+            raise ValueError(f"the config {payload['config']} does not match the tensors "
+                             f"({', '.join(wrong[:5])}{', ...' if len(wrong) > 5 else ''})")
+        bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+        if bad:
+            raise ValueError(f"{', '.join(bad)}: values not finite (NaN or infinity); the file is damaged")
         model = cls(**payload["config"])
-        model.load_state_dict(payload["state_dict"], strict=True)
-    except (TypeError, ValueError, RuntimeError, KeyError) as exc:
+        model.load_state_dict(state, strict=True)
+    except (TypeError, ValueError, RuntimeError, KeyError, AttributeError) as exc:
         raise WeightsError(f"{name_or_path}: not a {cls.__name__} state_dict ({str(exc)[:300]})") from exc
     return model.to(device).eval()
 

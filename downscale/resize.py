@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .errors import ImageTooSmallError, UnsupportedImageError
+from .errors import ImageTooSmallError, InvalidArgumentError, UnsupportedImageError, WeightsError
 from .model import TRAINED_RATIOS, Downscaler, bicubic, output_size
 from .pretrained import default_weights, load_downscaler
 
@@ -27,7 +27,7 @@ Weights = str | os.PathLike | Downscaler | None
 # PIL modes handled, and the working mode each is resized in.
 _PIL_WORKING_MODE = {
     "1": "L", "L": "L", "LA": "LA", "P": None, "PA": "RGBA", "RGB": "RGB", "RGBA": "RGBA",
-    "RGBX": "RGB", "CMYK": "RGB", "YCbCr": "RGB", "I;16": "I;16", "I;16L": "I;16", "I;16B": "I;16",
+    "RGBX": "RGB", "CMYK": "CMYK", "YCbCr": "RGB", "I;16": "I;16", "I;16L": "I;16", "I;16B": "I;16",
     "I;16N": "I;16", "I": "I", "F": "F",
 }
 _INT_SCALE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
@@ -38,7 +38,7 @@ TILE = 2048  # images above TILE x TILE input pixels run through E in overlappin
 
 def learned_resize(
     img: ImageT,
-    ratio: float | str = 2,
+    ratio: float | str | None = None,
     *,
     size: tuple[int, int] | None = None,
     weights: Weights = None,
@@ -52,16 +52,17 @@ def learned_resize(
             I is taken as 0..65535, F as 0..255 like Pillow's own conversions); a numpy
             array ``[H, W]`` or ``[..., H, W, C]`` (C = 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA) of uint8,
             uint16 or float in [0, 1]; or a tensor ``[..., C, H, W]`` of uint8, uint16 or float in
-            [0, 1] on any device. Leading dimensions are a batch, resized in one pass.
-        ratio: the factor each side is divided by (>= 1), or ``"auto"``: the shipped DRNet
+            [0, 1] on any device, any strides. Leading dimensions are a batch, resized in one pass
+            (an empty batch gives an empty result).
+        ratio: the factor each side is divided by (>= 1; default 2 unless ``size`` is given), or ``"auto"``: the shipped DRNet
             resolution predictor picks 1, 2 or 4 for this image (one image per call). The output is
             ``floor(H / ratio) x floor(W / ratio)``. E runs at the largest trained ratio (2 or 4) that
             fits, and antialiased bicubic does the rest: ratio 3 = E at 2 then bicubic by 1.5, ratio 8 =
             E at 4 then bicubic by 2; below 2 it is plain antialiased bicubic.
-        size: ``(height, width)`` of the output instead of ``ratio`` (downscaling only).
+        size: ``(height, width)``, two integers: the output size instead of ``ratio`` (downscaling only).
         weights: a registry name (``downscale models``), a weights file, or a Downscaler; default:
             the registered default for the ratio E runs at.
-        device: where E runs; default the tensor's device, else CPU.
+        device: where E runs (not "meta"); default the tensor's device, else CPU.
         dtype: the float dtype E computes and stores its maps in. On CUDA ``torch.bfloat16`` and
             ``torch.float16`` halve E's memory and speed up the cuDNN path (the "area" E's Triton
             kernels sum in float32 and run at about the same speed in all three); uint8 in, uint8
@@ -70,36 +71,86 @@ def learned_resize(
 
     Returns:
         The thumbnail in the input's type, dtype, device and layout; PIL mode P returns RGB (RGBA
-        if it has transparency) and I;16 variants return I;16. Gray images run through E with
-        the channel replicated; alpha is resized with antialiased bicubic on premultiplied colour.
+        if it has transparency), L and RGB with a colour key (``info["transparency"]``) return LA
+        and RGBA, and I;16 variants return I;16. Gray images run through E with the channel
+        replicated; alpha is resized with antialiased bicubic on premultiplied colour, and CMYK
+        as RGB = (1 - C, M, Y) premultiplied by 1 - K, so black stays in K. A float tensor that
+        requires grad keeps the autograd graph (E and bicubic are differentiable; the final clamp
+        to [0, 1] passes no gradient where it clips); other inputs are resized without it.
 
     Raises:
-        ValueError: ratio < 1, a size larger than the image, or a dtype that is not a float dtype.
+        InvalidArgumentError: ratio not a number >= 1 or "auto", ratio and size both given, size
+            not two integers within the image, a device torch cannot use, a non-float ``dtype``.
         ImageTooSmallError: the image has fewer than ``ratio`` pixels on a side.
         UnsupportedImageError: an input type, shape, dtype or mode not listed above.
+        WeightsError: weights that cannot be loaded, or that reduce by more than asked.
+    All are DownscaleErrors (InvalidArgumentError and ImageTooSmallError are also ValueErrors).
     """
     if dtype not in _TORCH_FLOATS:
-        raise ValueError(f"dtype must be a float dtype ({', '.join(map(str, _TORCH_FLOATS))}), got {dtype!r}")
+        raise InvalidArgumentError(f"dtype must be a float dtype ({', '.join(map(str, _TORCH_FLOATS))}), got {dtype!r}")
+    size = check_size(size)
+    ratio = check_ratio(ratio, size, auto=True)
     x, restore = _to_batch(img)
     height, width = x.shape[-2:]
-    if device is None:
-        device = img.device if isinstance(img, torch.Tensor) else "cpu"
-    if isinstance(ratio, str):
-        ratio = _auto_ratio(x, ratio, size, device)
+    device = _device(device, img)
+    if ratio == "auto":
+        ratio = _auto_ratio(x, device)
     out_size, factor = _target(height, width, ratio, size)
-    with torch.no_grad():
-        y = _resize_batch(x.to(device), out_size, factor, weights, dtype).float().clamp_(0, 1)
+    if x.shape[0] == 0:
+        return restore(torch.zeros(0, x.shape[1], *out_size))
+    try:
+        x = x.to(device)
+    except (RuntimeError, AssertionError) as exc:  # (torch without CUDA raises AssertionError)
+        raise InvalidArgumentError(f"device {str(device)!r} cannot be used: {exc}") from None
+    grad = torch.is_grad_enabled() and isinstance(img, torch.Tensor) and img.requires_grad
+    with torch.set_grad_enabled(grad):
+        y = _resize_batch(x, out_size, factor, weights, dtype).float().clamp(0, 1)
     return restore(y)
 
 
-def _auto_ratio(x: torch.Tensor, ratio: str, size, device) -> int:
-    """The DRNet predictor's ratio (1, 2 or 4) for a batch holding one image."""
-    if ratio != "auto":
-        raise ValueError(f"ratio must be a number >= 1 or 'auto', got {ratio!r}")
+def check_size(size) -> tuple[int, int] | None:
+    """``size`` as ``(height, width)`` ints >= 1, or None; InvalidArgumentError for anything else
+    (a string, a number, three values, fractions, booleans, infinities)."""
+    if size is None:
+        return None
+    if isinstance(size, (str, bytes)) or not hasattr(size, "__len__") or len(size) != 2 or not all(
+            isinstance(side, numbers.Integral) and not isinstance(side, bool) and side >= 1 for side in size):
+        raise InvalidArgumentError(f"size must be (height, width): two integers >= 1, got {size!r}")
+    return int(size[0]), int(size[1])
+
+
+def check_ratio(ratio, size: tuple[int, int] | None, auto: bool) -> float | str | None:
+    """``ratio`` checked against ``size``: None (size given), a finite number >= 1 (default 2), or
+    "auto" where ``auto``; InvalidArgumentError otherwise, and for a ratio given with a size."""
+    if ratio is None:
+        return None if size is not None else 2
     if size is not None:
-        raise ValueError("give ratio='auto' or size, not both")
+        raise InvalidArgumentError(f"give ratio or size, not both (got ratio={ratio!r}, size={size!r})")
+    if auto and ratio == "auto":
+        return ratio
+    if isinstance(ratio, bool) or not isinstance(ratio, numbers.Real) or not (math.isfinite(ratio) and ratio >= 1):
+        also = " or 'auto'" if auto else ""
+        raise InvalidArgumentError(
+            f"ratio must be a finite number >= 1 (the factor each side is divided by){also}, got {ratio!r}")
+    return ratio
+
+
+def _device(device, img) -> torch.device:
+    if device is None:
+        return img.device if isinstance(img, torch.Tensor) else torch.device("cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise InvalidArgumentError(f"device {device!r} is not a device torch knows (e.g. 'cpu', 'cuda:0')") from None
+    if resolved.type == "meta":
+        raise InvalidArgumentError("device 'meta' holds no pixels; use 'cpu' or a GPU such as 'cuda'")
+    return resolved
+
+
+def _auto_ratio(x: torch.Tensor, device) -> int:
+    """The DRNet predictor's ratio (1, 2 or 4) for a batch holding one image."""
     if x.shape[0] != 1:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"ratio='auto' picks a size per image, so it takes one image, got a batch of {x.shape[0]}; "
             "call it per image, or use downscale.drnet.model.choose_ratios for a batch"
         )
@@ -111,26 +162,30 @@ def _auto_ratio(x: torch.Tensor, ratio: str, size, device) -> int:
 
 
 def _target(height: int, width: int, ratio, size) -> tuple[tuple[int, int], float]:
-    """Output size and the overall reduction factor (the smaller of the two sides' factors)."""
+    """Output size and the overall reduction factor (the smaller of the two sides' factors), for a
+    checked ``size`` or ``ratio``."""
     if size is not None:
-        try:
-            out = (int(size[0]), int(size[1]))
-        except (TypeError, ValueError, IndexError):
-            raise ValueError(f"size must be (height, width) integers, got {size!r}") from None
-        if not (1 <= out[0] <= height and 1 <= out[1] <= width):
-            raise ValueError(
-                f"size {out} must be between (1, 1) and the image size ({height}, {width}); "
+        if not (size[0] <= height and size[1] <= width):
+            raise InvalidArgumentError(
+                f"size {size} must be between (1, 1) and the image size ({height}, {width}); "
                 "learned_resize only downscales"
             )
-        return out, min(height / out[0], width / out[1])
-    if isinstance(ratio, bool) or not isinstance(ratio, numbers.Real) or not math.isfinite(ratio):
-        raise ValueError(f"ratio must be a number >= 1 (the factor each side is divided by), got {ratio!r}")
+        return size, min(height / size[0], width / size[1])
     try:
         return output_size(height, width, ratio), float(ratio)
     except ValueError as exc:
-        if ratio >= 1:
-            raise ImageTooSmallError(str(exc)) from None
-        raise
+        raise ImageTooSmallError(str(exc)) from None
+
+
+def kept_size(height: int, width: int, size: tuple[int, int], weights: Weights = None) -> tuple[int, int]:
+    """The top-left ``(rows, columns)`` of a ``height x width`` image that ``learned_resize(...,
+    size=size, weights=weights)`` maps onto its output: E at ratio r keeps whole r x r blocks only
+    (``side // r * r``); plain bicubic keeps everything. What annotations must be scaled by."""
+    _, factor = _target(height, width, None, size)
+    model = _downscaler(weights, factor, "cpu")
+    if model is None:
+        return height, width
+    return height // model.ratio * model.ratio, width // model.ratio * model.ratio
 
 
 @functools.lru_cache(maxsize=16)
@@ -149,7 +204,7 @@ def _downscaler(weights: Weights, factor: float, device) -> Downscaler | None:
             return None  # below the smallest trained ratio: plain antialiased bicubic
         model = _cached_downscaler(default_weights(max(fitting)), str(torch.device(device)))
     if model.ratio > factor * (1 + 1e-9):
-        raise ValueError(
+        raise WeightsError(
             f"weights reduce by {model.ratio} but the requested reduction is only {factor:g}; "
             f"use ratio >= {model.ratio} or weights for a smaller ratio"
         )
@@ -241,6 +296,8 @@ def _to_batch(img) -> tuple[torch.Tensor, Restore]:
 
 
 def _tensor_to_batch(img: torch.Tensor) -> tuple[torch.Tensor, Restore]:
+    if img.device.type == "meta":
+        raise UnsupportedImageError("a tensor on device meta holds no pixels; give one on 'cpu' or a GPU")
     if img.ndim < 3 or img.shape[-3] not in (1, 2, 3, 4):
         raise UnsupportedImageError(
             f"tensor images must be [..., C, H, W] with C in 1..4, got shape {tuple(img.shape)}"
@@ -251,7 +308,7 @@ def _tensor_to_batch(img: torch.Tensor) -> tuple[torch.Tensor, Restore]:
         )
     lead, chw = img.shape[:-3], img.shape[-3:]
     scale = _TORCH_SCALE.get(img.dtype)
-    x = img.reshape(-1, *chw)
+    x = img.reshape(math.prod(lead), *chw)  # (not -1: ambiguous when a side is 0)
     if img.dtype != torch.uint8:
         x = x.float() / scale if scale is not None else x.to(torch.float32, copy=True)
     channels_last = img.ndim == 4 and not img.is_contiguous() and img.is_contiguous(memory_format=torch.channels_last)
@@ -266,6 +323,8 @@ def _tensor_to_batch(img: torch.Tensor) -> tuple[torch.Tensor, Restore]:
 
 
 def _numpy_to_batch(img: np.ndarray) -> tuple[torch.Tensor, Restore]:
+    if not img.dtype.isnative:  # big-endian data (16-bit TIFFs, FITS): the same values in native order
+        img = img.astype(img.dtype.newbyteorder("="))
     if img.ndim == 2:
         hwc = img[..., None]
     elif img.ndim >= 3 and img.shape[-1] in (1, 2, 3, 4):
@@ -279,6 +338,8 @@ def _numpy_to_batch(img: np.ndarray) -> tuple[torch.Tensor, Restore]:
             f"numpy dtype {img.dtype} is not supported; use uint8, uint16 or float (values in [0, 1])"
         )
     scale = _INT_SCALE.get(img.dtype)
+    if any(stride < 0 for stride in hwc.strides):  # flipped views: torch.from_numpy cannot wrap them
+        hwc = hwc.copy()
     if img.dtype == np.uint8:
         with warnings.catch_warnings():  # a read-only array (Pillow's) is only ever read
             warnings.simplefilter("ignore", UserWarning)
@@ -288,7 +349,7 @@ def _numpy_to_batch(img: np.ndarray) -> tuple[torch.Tensor, Restore]:
         if scale is not None:
             t /= scale
     # the NCHW view of an NHWC buffer is already channels_last
-    x = t.reshape(-1, *t.shape[-3:]).permute(0, 3, 1, 2)
+    x = t.reshape(math.prod(t.shape[:-3]), *t.shape[-3:]).permute(0, 3, 1, 2)
 
     def restore(y: torch.Tensor) -> np.ndarray:
         y = y.cpu().permute(0, 2, 3, 1)  # (y is this call's own output: scaled in place)
@@ -308,8 +369,14 @@ def _pil_to_batch(img: Image.Image) -> tuple[torch.Tensor, Restore]:
     working = _PIL_WORKING_MODE[img.mode]
     if working is None:  # palette: colours blend, so the result cannot keep the palette
         working = "RGBA" if "transparency" in img.info else "RGB"
-    src = img if img.mode == working else img.convert(working)
-    array = np.asarray(src)
+    elif working in ("L", "RGB") and img.mode != "1" and img.info.get("transparency") is not None:
+        working += "A"  # a colour key (PNG tRNS): its pixels become transparent, as for palettes
+    if working == "I;16":  # by value (convert("I;16") clips big-endian data)
+        array = np.asarray(img).astype(np.uint16)
+    elif working == "CMYK":  # ink inverted: RGB-like colour, and 1 - K as the "alpha" it is multiplied by
+        array = 255 - np.asarray(img)
+    else:
+        array = np.asarray(img if img.mode == working else img.convert(working))
     if working == "I":  # 32-bit integer images: taken as 16-bit data (0..65535), as from 16-bit files
         array = np.clip(array, 0, 65535).astype(np.uint16)
     elif working == "F":  # Pillow's float mode uses the 0..255 scale of its 8-bit modes
@@ -324,10 +391,12 @@ def _pil_to_batch(img: Image.Image) -> tuple[torch.Tensor, Restore]:
             return Image.fromarray(out * np.float32(255))
         if working == "I;16":
             return Image.fromarray(out)  # uint16 -> I;16
+        if working == "CMYK":
+            return Image.frombytes("CMYK", (out.shape[1], out.shape[0]), (255 - out).tobytes())
         result = Image.fromarray(out)
         if img.mode == "1":
             return result.point(lambda v: 255 if v >= 128 else 0).convert("1", dither=Image.Dither.NONE)
-        if img.mode in ("RGBX", "CMYK", "YCbCr"):
+        if img.mode in ("RGBX", "YCbCr"):
             return result.convert(img.mode)
         return result
 

@@ -11,31 +11,35 @@ from torchvision.transforms.v2 import functional as F
 from torchvision.transforms.v2._utils import query_size
 
 from .model import output_size
-from .resize import Weights, learned_resize
+from .resize import Weights, check_ratio, check_size, kept_size, learned_resize
 
 
 class LearnedResize(v2.Transform):
     """Downscale images and videos with the learned downscaler; resize what annotates them to match.
 
     Images (PIL, plain tensors ``[..., C, H, W]``, ``tv_tensors.Image``/``Video``) go through
-    ``learned_resize(img, ratio, size=size, weights=weights, device=device)``; bounding boxes, masks
-    and keypoints in the same sample get torchvision's standard resize to the same output size.
-    Give ``ratio`` (each side divided by it) or ``size=(height, width)``.
+    ``learned_resize(img, size=..., weights=weights, device=device)``; bounding boxes, masks and
+    keypoints in the same sample are cropped to the part of the image the thumbnail covers (E
+    drops a partial last block, see ``resize.kept_size``) and resized with torchvision to the same
+    output size, so they stay on the pixels they marked. Give ``ratio`` (each side divided by it,
+    a finite number >= 1; default 2) or ``size=(height, width)``; InvalidArgumentError otherwise.
     """
 
-    def __init__(self, ratio: float = 2, *, size: tuple[int, int] | None = None,
+    def __init__(self, ratio: float | None = None, *, size: tuple[int, int] | None = None,
                  weights: Weights = None, device: str | torch.device | None = None):
         super().__init__()
-        self.ratio, self.size, self.weights, self.device = ratio, size, weights, device
+        self.size = check_size(size)
+        self.ratio = check_ratio(ratio, self.size, auto=False)
+        self.weights, self.device = weights, device
 
     def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
         height, width = query_size(flat_inputs)
-        size = tuple(self.size) if self.size is not None else output_size(height, width, self.ratio)
-        return {"size": size}
+        size = self.size if self.size is not None else output_size(height, width, self.ratio)
+        return {"size": size, "kept": kept_size(height, width, size, self.weights)}
 
     def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
         if isinstance(inpt, (tv_tensors.BoundingBoxes, tv_tensors.Mask, tv_tensors.KeyPoints)):
-            return F.resize(inpt, size=list(params["size"]))
+            return F.resize(F.crop(inpt, 0, 0, *params["kept"]), size=list(params["size"]))
         out = learned_resize(inpt, size=params["size"], weights=self.weights, device=self.device)
         if isinstance(inpt, (tv_tensors.Image, tv_tensors.Video)):
             return tv_tensors.wrap(out, like=inpt)
