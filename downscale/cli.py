@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import importlib
+import math
 import os
 import sys
 import time
@@ -113,8 +114,8 @@ def _parse_ratio(ctx, param, value):
         ratio = float(value)
     except ValueError:
         raise click.BadParameter(f"expected a number >= 1 or 'auto', got {value!r}") from None
-    if not ratio >= 1:
-        raise click.BadParameter(f"must be >= 1 (the factor each side is divided by), got {value!r}")
+    if not (math.isfinite(ratio) and ratio >= 1):
+        raise click.BadParameter(f"must be >= 1 and finite (the factor each side is divided by), got {value!r}")
     return ratio
 
 
@@ -148,13 +149,17 @@ def _parse_ratio(ctx, param, value):
                    "cluster (per GPU with --device cuda) (pip install 'downscale[ray]'; docs/cluster.md).")
 @click.option("--ray-address", default=None, metavar="ADDRESS",
               help="Ray cluster to join (default $RAY_ADDRESS, else a local Ray started for this run).")
+@click.option("--first-frame", is_flag=True,
+              help="Animations and multi-page files: write only the first frame (default: every frame where "
+                   "the output format stores several, else the first with a warning).")
 @click.option("--dry-run", is_flag=True, help="List what would be written, write nothing.")
 def convert(inputs, outdir, ratio, recursive, fmt, quality, skip_existing, jobs, device, method, draft, weights,
-            shard, engine, ray_address, dry_run):
+            shard, engine, ray_address, first_frame, dry_run):
     """Downscale image files and folders into OUTDIR.
 
     Input files are never modified; outputs appear atomically (temporary file + rename). A bad file
-    is reported and skipped, and the exit status is 1 if any file failed.
+    is reported and skipped, and the exit status is 1 if any file failed. Animated GIF, WebP and
+    PNG and multi-page TIFF keep every frame, with its timing.
     """
     from .convert import Options, find_images, plan
 
@@ -162,11 +167,16 @@ def convert(inputs, outdir, ratio, recursive, fmt, quality, skip_existing, jobs,
         raise click.BadParameter("--ratio auto needs --method learned (the predictor picks the ratio)",
                                  param_hint="'--ratio'")
 
-    files, errors = find_images(list(inputs), outdir, recursive)
+    unlisted: list[Path] = []
+    files, errors = find_images(list(inputs), outdir, recursive, unlisted)
     tasks, plan_errors = plan(files, outdir, fmt, shard)
     errors += plan_errors
     opts = Options(ratio=ratio, method=method, draft=draft, fmt=fmt, quality=quality,
-                   overwrite=not skip_existing, weights=weights, device=device)
+                   overwrite=not skip_existing, weights=weights, device=device, first_frame=first_frame)
+    if unlisted:
+        suffixes = sorted({p.suffix.lower() or "(none)" for p in unlisted})
+        click.echo(f"note: {len(unlisted)} file(s) with other suffixes were not tried ({', '.join(suffixes[:8])}"
+                   f"{', ...' if len(suffixes) > 8 else ''}); name them on the command line to try them", err=True)
     if dry_run:
         for task in tasks:
             exists = task.dest.exists()
@@ -199,13 +209,15 @@ def convert(inputs, outdir, ratio, recursive, fmt, quality, skip_existing, jobs,
     first = None
     with click.progressbar(length=len(tasks), label="converting", file=sys.stderr) as bar:
         try:
-            for status, message, used in results:
+            for result in results:
                 first = first or time.perf_counter()
-                counts[status] += 1
-                if status == "converted":
-                    ratios[used] = ratios.get(used, 0) + 1
-                if status == "failed":
-                    click.echo(f"\nerror: {message}", err=True)
+                counts[result.status] += 1
+                if result.status == "converted":
+                    ratios[result.ratio] = ratios.get(result.ratio, 0) + 1
+                if result.status == "failed":
+                    click.echo(f"\nerror: {result.message}", err=True)
+                if result.warning:
+                    click.echo(f"\nwarning: {result.warning}", err=True)
                 bar.update(1)
         except RuntimeError as exc:  # the engine itself failed (a worker killed, a Ray job lost), not a file
             raise click.ClickException(str(exc)) from None
@@ -239,8 +251,12 @@ def _check_learned(opts):
               default=Path("downscale-demo"), show_default=True)
 @click.option("--ratio", type=click.Choice(["2", "4"]), default="2", show_default=True)
 @click.option("--weights", default=None, help="Registry name or file (default: learned_resize's default for the ratio).")
-def demo(outdir, ratio, weights):
+@click.option("--overwrite", is_flag=True, help="Replace the demo's files from an earlier run in OUTDIR.")
+def demo(outdir, ratio, weights, overwrite):
     """Run a shipped learned downscaler on scikit-image's sample photos, beside bicubic, side by side."""
     from .demo import run_demo
 
-    run_demo(outdir, int(ratio), weights)
+    try:
+        run_demo(outdir, int(ratio), weights, overwrite=overwrite)
+    except FileExistsError as exc:
+        raise click.ClickException(str(exc)) from None

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import os
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, NamedTuple
 
 import numpy as np
 from PIL import Image
 
-from .images import FORMAT_SUFFIX, IMAGE_SUFFIXES, read_image_reduced, write_image
+from .images import FORMAT_SUFFIX, IMAGE_SUFFIXES, MULTI_FRAME_FORMATS, Frames, read_frames, read_image_reduced, write_image
 from .sizes import output_size
 
 
@@ -34,15 +34,18 @@ class Options:
     overwrite: bool = False
     weights: str | None = None
     device: str = "cpu"
+    first_frame: bool = False  # animations and multi-page files: write the first frame only, without a warning
 
 
 class Result(NamedTuple):
-    """What happened to one file: status converted/skipped/failed, a message naming the file, and
-    for converted files the ratio used (chosen per image with ``--ratio auto``)."""
+    """What happened to one file: status converted/skipped/failed, a message naming the file, for
+    converted files the ratio used (chosen per image with ``--ratio auto``), and a warning naming the
+    file where it was converted with a loss the user should know of (frames dropped)."""
 
     status: str
     message: str
     ratio: float | None = None
+    warning: str | None = None
 
 
 @dataclass(frozen=True)
@@ -56,13 +59,15 @@ def _real(path: Path) -> Path:
     return Path(os.path.realpath(path))
 
 
-def find_images(inputs: list[Path], outdir: Path, recursive: bool) -> tuple[list[tuple[Path, Path]], list[str]]:
+def find_images(inputs: list[Path], outdir: Path, recursive: bool,
+                others: list[Path] | None = None) -> tuple[list[tuple[Path, Path]], list[str]]:
     """``([(file, path relative to the output folder), ...], [error, ...])`` for files and folders.
 
     A folder's images are mirrored under ``outdir``; a file named directly goes to its top level.
     The same file named twice is listed once; the output folder, hidden files and symlinked folders
     are never entered (so no loops, and no re-processing of our own outputs). Every other entry with
-    an image suffix is listed, so that broken links and special files are reported, not skipped.
+    an image suffix (``IMAGE_SUFFIXES``) is listed, so that broken links and special files are
+    reported, not skipped; folder entries with other suffixes are appended to ``others``.
     """
     found: dict[Path, tuple[Path, Path]] = {}
     errors = []
@@ -72,8 +77,12 @@ def find_images(inputs: list[Path], outdir: Path, recursive: bool) -> tuple[list
         errors.append(f"{exc.filename}: cannot list folder: {exc.strerror or exc}")
 
     def add(file: Path, rel: Path):
-        if not file.name.startswith(".") and file.suffix.lower() in IMAGE_SUFFIXES:
+        if file.name.startswith("."):
+            return
+        if file.suffix.lower() in IMAGE_SUFFIXES:
             found.setdefault(_real(file), (file, rel))
+        elif others is not None:
+            others.append(file)
 
     for item in inputs:
         if item.is_dir():
@@ -130,6 +139,10 @@ def thumbnail(img: Image.Image, opts: Options, scale: int = 1) -> Image.Image:
             img = img.convert("L")
         elif img.mode in ("P", "PA"):
             img = img.convert("RGBA" if img.mode == "PA" or "transparency" in img.info else "RGB")
+        elif img.mode in ("L", "RGB") and img.info.get("transparency") is not None:  # a colour key: as alpha
+            img = img.convert(img.mode + "A")
+        elif img.mode in ("I;16B", "I;16L", "I;16N"):  # by value (Pillow's convert clips big-endian data)
+            img = Image.fromarray(np.asarray(img).astype(np.uint16))
         height, width = output_size(img.height * scale, img.width * scale, opts.ratio)
         return img.resize((width, height), Image.Resampling.BICUBIC)
     from .resize import learned_resize
@@ -151,27 +164,39 @@ def convert_one(task: Task, opts: Options) -> Result:
     return convert_batch([task], opts)[0]
 
 
+class _Opened(NamedTuple):
+    """A decoded source: its first frame, the output format, the scale it was decoded at
+    (``read_image_reduced``), all its frames where they are written, and a warning where dropped."""
+
+    img: Image.Image
+    fmt: str
+    scale: int
+    frames: Frames | None = None
+    warning: str | None = None
+
+
 def convert_batch(tasks: list[Task], opts: Options) -> list[Result]:
-    """``convert_one`` for each task, in order; with the learned method (fixed ratio), RGB images of one
+    """``convert_one`` for each task, in order; with the learned method (fixed ratio), RGB stills of one
     size up to ``BATCH_PIXELS`` go through E in one call, as per-call costs dominate small images.
     Larger images are resized and written as soon as they are decoded (bounded memory)."""
     batching = opts.method == "learned" and opts.ratio != "auto"
     results: list[Result | None] = [None] * len(tasks)
-    held: dict[int, tuple[Image.Image, str, int]] = {}
+    held: dict[int, _Opened] = {}
     groups: dict[tuple[int, int], list[int]] = {}
     for i, task in enumerate(tasks):
         outcome = _open(task, opts)
         if isinstance(outcome, Result):
             results[i] = outcome
-        elif batching and outcome[0].mode == "RGB" and outcome[0].width * outcome[0].height <= BATCH_PIXELS:
+        elif (batching and outcome.frames is None and outcome.img.mode == "RGB"
+              and outcome.img.width * outcome.img.height <= BATCH_PIXELS):
             held[i] = outcome
-            groups.setdefault(outcome[0].size, []).append(i)
+            groups.setdefault(outcome.img.size, []).append(i)
         else:
-            results[i] = _finish(task, opts, *outcome)
+            results[i] = _finish(task, opts, outcome)
     for members in groups.values():
-        thumbs = _learned_batch([held[i][0] for i in members], opts) if len(members) > 1 else [None]
+        thumbs = _learned_batch([held[i].img for i in members], opts) if len(members) > 1 else [None]
         for i, thumb in zip(members, thumbs):
-            results[i] = _finish(tasks[i], opts, *held[i], thumb)
+            results[i] = _finish(tasks[i], opts, held[i], thumb)
     return results
 
 
@@ -188,9 +213,8 @@ def _learned_batch(images: list[Image.Image], opts: Options) -> list[Image.Image
     return [Image.fromarray(thumb) for thumb in batch]
 
 
-def _open(task: Task, opts: Options) -> tuple[Image.Image, str, int] | Result:
-    """The decoded image, the output format and the scale it was decoded at (``read_image_reduced``),
-    or the Result that ends this task (skipped or failed)."""
+def _open(task: Task, opts: Options) -> _Opened | Result:
+    """The decoded source, or the Result that ends this task (skipped or failed)."""
     try:
         settled = _settled(task, opts)
         if settled is not None:
@@ -201,20 +225,35 @@ def _open(task: Task, opts: Options) -> tuple[Image.Image, str, int] | Result:
         Image.init()  # every plugin loaded, so that Image.SAVE lists every format Pillow writes
         if fmt not in Image.SAVE:
             return Result("failed", f"{task.source}: Pillow reads {fmt} files but cannot write them; use --format png")
-        return img, fmt, scale
+        count = img.info.pop("frames", 1)
+        if count < 2 or opts.first_frame:
+            return _Opened(img, fmt, scale)
+        if fmt not in MULTI_FRAME_FORMATS:
+            return _Opened(img, fmt, scale, warning=(
+                f"{task.source}: {count} frames; {fmt} stores one, so only the first is written "
+                "(--format gif, png, webp or tiff keeps them all; --first-frame: a still, without this warning)"))
+        return _Opened(img, fmt, scale, frames=read_frames(task.source))
     except Exception as exc:  # one bad file must not stop the batch
         return _failed(task, exc)
 
 
-def _finish(task: Task, opts: Options, img: Image.Image, fmt: str, scale: int,
-            thumb: Image.Image | None = None) -> Result:
+def _finish(task: Task, opts: Options, opened: _Opened, thumb: Image.Image | None = None) -> Result:
     """Resize (unless ``thumb`` is given) and write atomically."""
+    img, fmt = opened.img, opened.fmt
     try:
-        thumb = thumbnail(img, opts, scale) if thumb is None else thumb
-        ratio = opts.ratio if opts.ratio != "auto" else _ratio_of(img, thumb)
-        return _store(task, lambda dest: write_image(thumb, dest, fmt=fmt, quality=opts.quality,
-                                                     icc_profile=img.info.get("icc_profile"), overwrite=opts.overwrite),
-                      thumb.size, ratio)
+        source = opened.frames.images if opened.frames is not None else [img]
+        thumb = thumbnail(source[0], opts, opened.scale) if thumb is None else thumb
+        ratio = opts.ratio if opts.ratio != "auto" else _ratio_of(source[0], thumb)
+        same = replace(opts, ratio=ratio)  # every frame at the first one's ratio, also with --ratio auto
+        frames = [thumb, *(thumbnail(frame, same) for frame in source[1:])]
+        timing = dict(opened.frames.timing) if opened.frames is not None else None
+        if timing and fmt != img.format:
+            del timing["disposal"]  # (each format numbers its disposal methods its own way)
+        result = _store(task, lambda dest: write_image(frames, dest, fmt=fmt, quality=opts.quality, timing=timing,
+                                                       icc_profile=img.info.get("icc_profile"),
+                                                       overwrite=opts.overwrite),
+                        thumb.size, ratio)
+        return result._replace(warning=opened.warning) if result.status == "converted" else result
     except Exception as exc:  # one bad file must not stop the batch
         return _failed(task, exc)
 
@@ -224,7 +263,11 @@ def _settled(task: Task, opts: Options) -> Result | None:
     kept), else None."""
     if task.dest.is_dir():
         return Result("failed", f"{task.source}: its output {task.dest} is a folder; move it or choose another -o")
-    if not opts.overwrite and task.dest.exists():
+    if not opts.overwrite and os.path.lexists(task.dest):
+        if task.dest.is_symlink():  # (said, as the user may not expect a link there)
+            message = (f"{task.dest}: exists (a symlink to {os.readlink(task.dest)}); left as it is "
+                       "(--overwrite replaces the link, never its target)")
+            return Result("skipped", message, warning=message)
         return Result("skipped", f"{task.dest}: exists (use --overwrite to replace it)")
     return None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -17,11 +18,17 @@ from .resize import learned_resize
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "camera")
 
 
-def run_demo(outdir: Path, ratio: int, weights: str | None = None) -> list[Path]:
+def run_demo(outdir: Path, ratio: int, weights: str | None = None, overwrite: bool = False) -> list[Path]:
     """Write each photo's learned and bicubic thumbnails and ``comparison.png``; returns the paths.
 
-    ``weights``: a registry name or file; default learned_resize's default for the ratio.
+    ``weights``: a registry name or file; default learned_resize's default for the ratio. Raises
+    FileExistsError naming the first file that exists (before writing any) unless ``overwrite``.
     """
+    names = [f"{photo}_{label}_r{ratio}.png" for photo in PHOTOS for label in ("learned", "bicubic")]
+    taken = [outdir / n for n in [*names, f"comparison_r{ratio}.png"] if os.path.lexists(outdir / n)]
+    if taken and not overwrite:
+        raise FileExistsError(f"{taken[0]} exists ({len(taken)} of the demo's files do); "
+                              "use --overwrite to replace them, or another -o")
     outdir.mkdir(parents=True, exist_ok=True)
     name = weights or default_weights(ratio)
     meta = list_pretrained().get(name, {})

@@ -51,8 +51,10 @@ def load_learned(opts: Options) -> None:
 
     from .resize import learned_resize
 
-    side = 4 if opts.ratio == "auto" else math.ceil(opts.ratio)
-    learned_resize(torch.zeros(3, side, side, dtype=torch.uint8), opts.ratio, weights=opts.weights, device=opts.device)
+    # the smallest image the ratio takes, at most 8 x 8: a larger ratio cannot refuse weights (ratio <= 4)
+    side = 4 if opts.ratio == "auto" else min(math.ceil(opts.ratio), 8)
+    ratio = opts.ratio if opts.ratio == "auto" else min(opts.ratio, side)
+    learned_resize(torch.zeros(3, side, side, dtype=torch.uint8), ratio, weights=opts.weights, device=opts.device)
 
 
 def _init_worker(threads: int):
@@ -81,6 +83,7 @@ def run_local(tasks: list[Task], opts: Options, jobs: int = 1) -> Iterator[Resul
         for chunk in chunks:
             yield from convert_chunk(chunk, opts)
         return
+    jobs = min(jobs, len(chunks))  # never more workers (each may import torch) than chunks of work
     threads = max(1, (os.cpu_count() or 1) // jobs)
     context = multiprocessing.get_context(_start_method())
     with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=(threads,)) as pool:

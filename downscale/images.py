@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import os
+import secrets
 import stat
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO, Callable, NamedTuple, TypeVar
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 
 from .errors import ImageReadError
 
 # Suffixes `downscale convert` picks up in folders (files named on the command line are always tried).
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".ppm", ".pgm", ".pbm"}
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".apng", ".webp", ".bmp", ".tif", ".tiff", ".gif",
+                  ".ppm", ".pgm", ".pbm", ".avif", ".jp2", ".j2k"}
 FORMAT_SUFFIX = {"jpeg": ".jpg", "png": ".png", "webp": ".webp"}
 # Modes each output format can store; anything else is converted (see _saveable).
 _SAVE_MODES = {
@@ -24,6 +27,15 @@ _SAVE_MODES = {
     "BMP": {"1", "L", "P", "RGB"},
     "GIF": {"L", "P", "RGB", "RGBA"},  # Pillow quantises RGB(A) to an adaptive palette, keeping transparency
 }
+# Formats Pillow writes with several frames (save_all), and the timing keys each stores.
+MULTI_FRAME_FORMATS = {"GIF", "PNG", "WEBP", "TIFF"}
+_TIMING_KEYS = {"GIF": ("duration", "loop", "disposal"), "PNG": ("duration", "loop", "disposal"),
+                "WEBP": ("duration", "loop")}
+# The colour space (ICC header bytes 16-20) of the pixels each mode stores.
+_MODE_SPACE = {"1": b"GRAY", "L": b"GRAY", "LA": b"GRAY", "I": b"GRAY", "I;16": b"GRAY", "F": b"GRAY",
+               "P": b"RGB ", "PA": b"RGB ", "RGB": b"RGB ", "RGBA": b"RGB ", "CMYK": b"CMYK"}
+_NAME_MAX = 255  # bytes in a file name on common file systems
+T = TypeVar("T")
 
 
 def read_image(path: str | os.PathLike) -> Image.Image:
@@ -41,8 +53,53 @@ def read_image_reduced(path: str | os.PathLike, most: int) -> tuple[Image.Image,
     scaling (Pillow's ``draft``): the largest of these scales that is at most ``1/most`` and divides both
     sides, so the reduced image covers exactly the same pixels. Decoding is faster and leaves fewer
     pixels to resize. Returns ``(image, scale)``; the full-size image is ``scale`` times larger (1: not
-    reduced: other formats, ``most < 2``, or sides no scale divides). Raises as ``read_image``.
+    reduced: other formats, ``most < 2``, or sides no scale divides). Only the first frame of an
+    animation is decoded (see ``read_frames``); ``image.info["frames"]`` is how many the file holds.
+    Raises as ``read_image``.
     """
+    def decode(img: Image.Image) -> tuple[Image.Image, int]:
+        frames = getattr(img, "n_frames", 1)
+        scale = _draft(img, most)
+        img.load()
+        upright = _upright(img)
+        upright.format = img.format
+        upright.info["frames"] = frames
+        return upright, scale
+
+    return _decode(path, decode)
+
+
+class Frames(NamedTuple):
+    """Every frame of an animation (or page of a multi-page file), decoded in full and upright, all in
+    one mode; ``timing``: ``{"duration": [ms, ...], "disposal": [...], "loop": n}`` (None where absent)."""
+
+    images: list[Image.Image]
+    timing: dict
+
+
+def read_frames(path: str | os.PathLike) -> Frames:
+    """All frames of an animated GIF, WebP or PNG, or all pages of a multi-page TIFF. Raises as ``read_image``."""
+    def decode(img: Image.Image) -> Frames:
+        method = _UPRIGHT.get(img.getexif().get(0x0112, 1))
+        images, durations, disposals = [], [], []
+        for frame in ImageSequence.Iterator(img):  # (Pillow composites each frame onto the ones before)
+            frame.load()
+            durations.append(frame.info.get("duration"))
+            disposals.append(getattr(frame, "disposal_method", frame.info.get("disposal")))
+            copy = frame.copy()
+            images.append(copy.transpose(method) if method is not None else copy)
+        if len({im.mode for im in images}) > 1:
+            alpha = any(im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info for im in images)
+            images = [im.convert("RGBA" if alpha else "RGB") for im in images]
+        for im in images:
+            im.format = img.format
+        return Frames(images, {"duration": durations, "disposal": disposals, "loop": img.info.get("loop")})
+
+    return _decode(path, decode)
+
+
+def _decode(path: str | os.PathLike, decode: Callable[[Image.Image], T]) -> T:
+    """``decode(Image.open(path))``, with every failure raised as an ImageReadError naming the file."""
     try:
         info = os.stat(path)  # before opening: opening a FIFO would block forever
     except OSError as exc:
@@ -55,11 +112,7 @@ def read_image_reduced(path: str | os.PathLike, most: int) -> tuple[Image.Image,
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as img:
-                scale = _draft(img, most)
-                img.load()
-                upright = _upright(img)
-                upright.format = img.format
-                return upright, scale
+                return decode(img)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageReadError(
             f"{path}: refused: {exc} (raise PIL.Image.MAX_IMAGE_PIXELS if you trust the file)"
@@ -109,6 +162,11 @@ def _flatten_alpha(img: Image.Image) -> Image.Image:
     return Image.alpha_composite(background, rgba).convert("RGB")
 
 
+def _icc_space(profile: bytes) -> bytes:
+    """The data colour space an ICC profile describes (its header's bytes 16-20: b"RGB ", b"GRAY", ...)."""
+    return bytes(profile[16:20])
+
+
 def _saveable(img: Image.Image, fmt: str) -> Image.Image:
     modes = _SAVE_MODES.get(fmt)
     if modes is None or img.mode in modes:
@@ -123,30 +181,40 @@ def _saveable(img: Image.Image, fmt: str) -> Image.Image:
 
 
 def write_image(
-    img: Image.Image, path: str | os.PathLike, *, fmt: str, quality: int = 90,
-    icc_profile: bytes | None = None, overwrite: bool = False,
+    img: Image.Image | Sequence[Image.Image], path: str | os.PathLike, *, fmt: str, quality: int = 90,
+    icc_profile: bytes | None = None, overwrite: bool = False, timing: dict | None = None,
 ) -> bool:
     """Encode ``img`` as ``fmt`` (a Pillow format name) to ``path`` atomically.
 
-    Written by ``write_atomic``: returns False, leaving ``path`` untouched, if it exists and not
-    ``overwrite``. Modes the format cannot store are converted (alpha flattened onto white for JPEG,
-    16-bit scaled to 8-bit).
+    ``img`` may be a list of frames (an animation or pages, see ``read_frames``) for formats that
+    store several (``MULTI_FRAME_FORMATS``), with ``timing``: ``{"duration": [ms, ...], "loop": n,
+    "disposal": [...]}``, each key passed on where the format has it. Written by ``write_atomic``:
+    returns False, leaving ``path`` untouched, if it exists (also as a symlink, even a dangling one)
+    and not ``overwrite``. Modes the format cannot store are converted (alpha flattened onto white
+    for JPEG, 16-bit scaled to 8-bit); ``icc_profile`` is attached only where it describes the colour
+    space written (RGB, gray or CMYK).
     """
-    img = _saveable(img, fmt)
+    frames = [_saveable(frame, fmt) for frame in ([img] if isinstance(img, Image.Image) else img)]
     options = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
-    if icc_profile:
-        options["icc_profile"] = icc_profile
-    return write_atomic(path, lambda f: img.save(f, format=fmt, **options), overwrite=overwrite)
+    matches = icc_profile and all(_icc_space(icc_profile) == _MODE_SPACE.get(f.mode) for f in frames)
+    options["icc_profile"] = icc_profile if matches else None  # (None: not the image's own info either)
+    if len(frames) > 1:
+        keys = _TIMING_KEYS.get(fmt, ())
+        options.update(save_all=True, append_images=frames[1:],
+                       **{k: v for k, v in (timing or {}).items() if k in keys and v is not None})
+    return write_atomic(path, lambda f: frames[0].save(f, format=fmt, **options), overwrite=overwrite)
 
 
 def write_atomic(path: str | os.PathLike, write: Callable[[BinaryIO], object], *, overwrite: bool = False) -> bool:
-    """Call ``write(file)`` on a hidden temporary file in ``path``'s folder, then move it into place, so
-    ``path`` is never seen half-written. Without ``overwrite`` an existing ``path`` is left untouched
-    and False is returned (also when another process wins the race); True when written."""
+    """Call ``write(file)`` on a new hidden temporary file in ``path``'s folder (created exclusively,
+    never through a link, its name short enough for any file name), then move it into place, so
+    ``path`` is never seen half-written. Without ``overwrite`` an existing ``path`` (also a symlink,
+    even a dangling one) is left untouched and False is returned (also when another process wins the
+    race); True when written. The file is open for reading too (Pillow reads back multi-page TIFFs)."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd, tmp = _create_temporary(path)
     try:
-        with open(tmp, "wb") as f:
+        with os.fdopen(fd, "w+b") as f:
             write(f)
         if overwrite:
             os.replace(tmp, path)
@@ -156,9 +224,24 @@ def write_atomic(path: str | os.PathLike, write: Callable[[BinaryIO], object], *
         except FileExistsError:
             return False
         except OSError:  # no hard links on this filesystem: check, then move (a small race remains)
-            if path.exists():
+            if os.path.lexists(path):
                 return False
             os.replace(tmp, path)
         return True
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _create_temporary(path: Path) -> tuple[int, Path]:
+    """``(fd, name)`` of a new empty file ``.<start of name>.<random>.tmp`` beside ``path``, created
+    with O_EXCL and O_NOFOLLOW (a planted link or FIFO is never opened) and the umask's permissions
+    (unlike mkstemp's 0600); the name is cut to fit NAME_MAX, the final name is not."""
+    stem = os.fsdecode(os.fsencode(path.name)[:_NAME_MAX - 24])  # (a cut multi-byte character survives as bytes)
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        tmp = path.with_name(f".{stem}.{secrets.token_hex(4)}.tmp")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"cannot create a temporary file beside {path}: 100 random names were taken")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from pathlib import Path
@@ -70,6 +71,15 @@ def _downscalers(ratios, given, student_meta) -> tuple[dict, dict]:
     return models, info
 
 
+def _regular_expression(ctx, param, value):
+    """Click callback: ``value`` must compile as a Python regular expression."""
+    try:
+        re.compile(value or "")
+    except re.error as exc:
+        raise click.BadParameter(f"{value!r} is not a valid regular expression: {exc}") from None
+    return value
+
+
 @click.command("eval")
 @click.option("--data", required=True, type=click.Path(exists=True, file_okay=False), help="ImageFolder root (class sub-folders).")
 @click.option("--classifier", help="torchvision model name of a frozen full-resolution classifier, e.g. mobilenet_v2; "
@@ -95,7 +105,7 @@ def _downscalers(ratios, given, student_meta) -> tuple[dict, dict]:
 @click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1))
 @click.option("--image-size", default=224, show_default=True, type=click.IntRange(8),
               help="Full-resolution input size (short side resized, centre crop; no-op for images of that size).")
-@click.option("--subset-regex", default="ILSVRC2012_val_", show_default=True,
+@click.option("--subset-regex", default="ILSVRC2012_val_", show_default=True, callback=_regular_expression,
               help="Also report the images whose file name matches this regex as a separate group ('' = off).")
 @click.option("--device", default="cuda" if torch.cuda.is_available() else "cpu", show_default=True)
 @click.option("--grid-images", default=6, show_default=True, type=click.IntRange(0), help="Rows of grid.png.")

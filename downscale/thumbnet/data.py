@@ -19,14 +19,19 @@ class IndexedImageFolder(datasets.ImageFolder):
     """ImageFolder whose items are ``(image [3, S, S] float in [0, 1], label, index)``.
 
     Images are resized (short side) and centre-cropped to ``size``; no random augmentation here
-    (flips are applied per batch from a seeded per-epoch plan, see ``epoch_flips``).
+    (flips are applied per batch from a seeded per-epoch plan, see ``epoch_flips``). Raises ValueError
+    naming ``root`` when it holds no class sub-folders.
     """
 
     def __init__(self, root: str | os.PathLike, size: int = 224):
         transform = v2.Compose([
             v2.ToImage(), v2.Resize(size, antialias=True), v2.CenterCrop(size), v2.ToDtype(torch.float32, scale=True),
         ])
-        super().__init__(str(root), transform=transform)
+        try:
+            super().__init__(str(root), transform=transform)
+        except FileNotFoundError as exc:  # torchvision's "Couldn't find any class folder in ..."
+            raise ValueError(f"{root}: no class sub-folders ({exc}); --data must hold one folder of images "
+                             "per class (DATA/<class>/<image>)") from exc
 
     def __getitem__(self, index: int):
         image, label = super().__getitem__(index)
