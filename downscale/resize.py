@@ -67,7 +67,8 @@ def learned_resize(
             ``torch.float16`` halve E's memory and speed up the cuDNN path (the "area" E's Triton
             kernels sum in float32 and run at about the same speed in all three); uint8 in, uint8
             out, they stay within 2/255 (bfloat16) and 1/255 (float16) of float32. On CPU keep
-            float32 (half precision is several times slower there).
+            float32 (half precision is several times slower there). uint16 input with alpha computes
+            in float64 instead of float32, so that colour under small alpha keeps all 16 bits.
 
     Returns:
         The thumbnail in the input's type, dtype, device and layout; PIL mode P returns RGB (RGBA
@@ -95,13 +96,15 @@ def learned_resize(
     device = _device(device, img)
     if ratio == "auto":
         ratio = _auto_ratio(x, device)
-    out_size, factor = _target(height, width, ratio, size)
-    if x.shape[0] == 0:
-        return restore(torch.zeros(0, x.shape[1], *out_size))
+    out_size, factor = target_size(height, width, ratio, size)
+    if x.shape[0] == 0:  # (the sum ties the empty result to x's autograd graph, as for a full batch)
+        return restore(torch.zeros(0, x.shape[1], *out_size) + (x.sum() if x.requires_grad else 0))
     try:
         x = x.to(device)
     except (RuntimeError, AssertionError) as exc:  # (torch without CUDA raises AssertionError)
         raise InvalidArgumentError(f"device {str(device)!r} cannot be used: {exc}") from None
+    if dtype == torch.float32 and x.shape[1] in (2, 4) and getattr(img, "dtype", None) in (np.uint16, torch.uint16):
+        dtype = torch.float64  # 16-bit colour is divided back out of small alpha: float32 is a level off there
     grad = torch.is_grad_enabled() and isinstance(img, torch.Tensor) and img.requires_grad
     with torch.set_grad_enabled(grad):
         y = _resize_batch(x, out_size, factor, weights, dtype).float().clamp(0, 1)
@@ -161,9 +164,10 @@ def _auto_ratio(x: torch.Tensor, device) -> int:
         return choose_ratios(_as_float(rgb), device=device)[0]
 
 
-def _target(height: int, width: int, ratio, size) -> tuple[tuple[int, int], float]:
+def target_size(height: int, width: int, ratio, size) -> tuple[tuple[int, int], float]:
     """Output size and the overall reduction factor (the smaller of the two sides' factors), for a
-    checked ``size`` or ``ratio``."""
+    ``size`` and ``ratio`` checked by ``check_size`` and ``check_ratio``. Raises ImageTooSmallError,
+    or InvalidArgumentError for a size larger than the image."""
     if size is not None:
         if not (size[0] <= height and size[1] <= width):
             raise InvalidArgumentError(
@@ -181,7 +185,7 @@ def kept_size(height: int, width: int, size: tuple[int, int], weights: Weights =
     """The top-left ``(rows, columns)`` of a ``height x width`` image that ``learned_resize(...,
     size=size, weights=weights)`` maps onto its output: E at ratio r keeps whole r x r blocks only
     (``side // r * r``); plain bicubic keeps everything. What annotations must be scaled by."""
-    _, factor = _target(height, width, None, size)
+    _, factor = target_size(height, width, None, size)
     model = _downscaler(weights, factor, "cpu")
     if model is None:
         return height, width

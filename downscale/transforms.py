@@ -10,8 +10,7 @@ from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 from torchvision.transforms.v2._utils import query_size
 
-from .model import output_size
-from .resize import Weights, check_ratio, check_size, kept_size, learned_resize
+from .resize import Weights, check_ratio, check_size, kept_size, learned_resize, target_size
 
 
 class LearnedResize(v2.Transform):
@@ -34,7 +33,7 @@ class LearnedResize(v2.Transform):
 
     def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
         height, width = query_size(flat_inputs)
-        size = self.size if self.size is not None else output_size(height, width, self.ratio)
+        size, _ = target_size(height, width, self.ratio, self.size)
         return {"size": size, "kept": kept_size(height, width, size, self.weights)}
 
     def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
