@@ -14,7 +14,8 @@ from typing import Callable, NamedTuple
 import numpy as np
 from PIL import Image
 
-from .images import FORMAT_SUFFIX, IMAGE_SUFFIXES, MULTI_FRAME_FORMATS, Frames, read_frames, read_image_reduced, write_image
+from .images import (FORMAT_SUFFIX, IMAGE_SUFFIXES, MULTI_FRAME_FORMATS, Frames, read_frames, read_image_reduced,
+                     write_image)
 from .sizes import output_size
 
 
@@ -231,7 +232,7 @@ def _open(task: Task, opts: Options) -> _Opened | Result:
         if fmt not in MULTI_FRAME_FORMATS:
             return _Opened(img, fmt, scale, warning=(
                 f"{task.source}: {count} frames; {fmt} stores one, so only the first is written "
-                "(--format gif, png, webp or tiff keeps them all; --first-frame: a still, without this warning)"))
+                "(--format png or webp keeps them all; --first-frame: a still, without this warning)"))
         return _Opened(img, fmt, scale, frames=read_frames(task.source))
     except Exception as exc:  # one bad file must not stop the batch
         return _failed(task, exc)

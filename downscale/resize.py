@@ -54,8 +54,9 @@ def learned_resize(
             uint16 or float in [0, 1]; or a tensor ``[..., C, H, W]`` of uint8, uint16 or float in
             [0, 1] on any device, any strides. Leading dimensions are a batch, resized in one pass
             (an empty batch gives an empty result).
-        ratio: the factor each side is divided by (>= 1; default 2 unless ``size`` is given), or ``"auto"``: the shipped DRNet
-            resolution predictor picks 1, 2 or 4 for this image (one image per call). The output is
+        ratio: the factor each side is divided by (>= 1; default 2 unless ``size`` is given), or
+            ``"auto"``: the shipped DRNet resolution predictor picks 1, 2 or 4 for this image (one
+            image per call). The output is
             ``floor(H / ratio) x floor(W / ratio)``. E runs at the largest trained ratio (2 or 4) that
             fits, and antialiased bicubic does the rest: ratio 3 = E at 2 then bicubic by 1.5, ratio 8 =
             E at 4 then bicubic by 2; below 2 it is plain antialiased bicubic.
@@ -75,7 +76,7 @@ def learned_resize(
         if it has transparency), L and RGB with a colour key (``info["transparency"]``) return LA
         and RGBA, and I;16 variants return I;16. Gray images run through E with the channel
         replicated; alpha is resized with antialiased bicubic on premultiplied colour, and CMYK
-        as RGB = (1 - C, M, Y) premultiplied by 1 - K, so black stays in K. A float tensor that
+        as RGB = 1 - (C, M, Y) premultiplied by 1 - K, so black stays in K. A float tensor that
         requires grad keeps the autograd graph (E and bicubic are differentiable; the final clamp
         to [0, 1] passes no gradient where it clips); other inputs are resized without it.
 
@@ -88,7 +89,8 @@ def learned_resize(
     All are DownscaleErrors (InvalidArgumentError and ImageTooSmallError are also ValueErrors).
     """
     if dtype not in _TORCH_FLOATS:
-        raise InvalidArgumentError(f"dtype must be a float dtype ({', '.join(map(str, _TORCH_FLOATS))}), got {dtype!r}")
+        floats = ", ".join(map(str, _TORCH_FLOATS))
+        raise InvalidArgumentError(f"dtype must be a float dtype ({floats}), got {dtype!r}")
     size = check_size(size)
     ratio = check_ratio(ratio, size, auto=True)
     x, restore = _to_batch(img)
@@ -104,7 +106,7 @@ def learned_resize(
     except (RuntimeError, AssertionError) as exc:  # (torch without CUDA raises AssertionError)
         raise InvalidArgumentError(f"device {str(device)!r} cannot be used: {exc}") from None
     if dtype == torch.float32 and x.shape[1] in (2, 4) and getattr(img, "dtype", None) in (np.uint16, torch.uint16):
-        dtype = torch.float64  # 16-bit colour is divided back out of small alpha: float32 is a level off there
+        dtype = torch.float64  # 16-bit colour divided back out of small alpha: float32 is a level off there
     grad = torch.is_grad_enabled() and isinstance(img, torch.Tensor) and img.requires_grad
     with torch.set_grad_enabled(grad):
         y = _resize_batch(x, out_size, factor, weights, dtype).float().clamp(0, 1)
