@@ -99,7 +99,8 @@ def learned_resize(
     if ratio == "auto":
         ratio = _auto_ratio(x, device)
     out_size, factor = target_size(height, width, ratio, size)
-    if x.shape[0] == 0:  # (the sum ties the empty result to x's autograd graph, as for a full batch)
+    if x.shape[0] == 0:  # the weights checked as for a full batch; the sum ties the result to x's graph
+        _downscaler(weights, factor, device)
         return restore(torch.zeros(0, x.shape[1], *out_size) + (x.sum() if x.requires_grad else 0))
     try:
         x = x.to(device)
