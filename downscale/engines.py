@@ -113,7 +113,8 @@ class RayConverter:
 
     ``__call__`` takes a batch ``{"sources": [[path, ...], ...], "dests": [[path, ...], ...]}`` (one row
     per chunk, paths as ``os.fsencode`` bytes) and returns ``{"status": [...], "message": [...], "ratio":
-    [...]}``, one row per file (messages as bytes, ``_encode``; ratio NaN where none was used). Bytes,
+    [...], "warning": [...]}``, one row per file (messages and warnings as bytes, ``_encode``, an empty
+    warning for none; ratio NaN where none was used). Bytes,
     because file names need not be UTF-8 and Ray's tables hold only UTF-8 text.
     """
 
@@ -135,7 +136,8 @@ class RayConverter:
                                      self.opts)
         return {"status": np.array([r.status for r in results], dtype=object),
                 "message": np.array([_encode(r.message) for r in results], dtype=object),
-                "ratio": np.array([math.nan if r.ratio is None else float(r.ratio) for r in results])}
+                "ratio": np.array([math.nan if r.ratio is None else float(r.ratio) for r in results]),
+                "warning": np.array([_encode(r.warning or "") for r in results], dtype=object)}
 
 
 def run_ray(tasks: list[Task], opts: Options, address: str | None = None) -> Iterator[Result]:
@@ -182,8 +184,10 @@ def _ray_results(dataset) -> Iterator[Result]:
     the cluster is lost), as no file's error ever gets there."""
     try:
         for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
-            for status, message, ratio in zip(batch["status"], batch["message"], batch["ratio"]):
-                yield Result(str(status), _decode(message), None if math.isnan(ratio) else _number(ratio))
+            for status, message, ratio, warning in zip(batch["status"], batch["message"], batch["ratio"],
+                                                       batch["warning"]):
+                yield Result(str(status), _decode(message), None if math.isnan(ratio) else _number(ratio),
+                             _decode(warning) or None)
     except Exception as exc:  # Ray's message ends with the cause (a worker's traceback before it)
         cause = ([line.strip() for line in str(exc).splitlines() if line.strip()] or [""])[-1]
         raise RuntimeError(f"the Ray job failed: {type(exc).__name__}: {cause}") from exc

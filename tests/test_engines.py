@@ -61,6 +61,19 @@ def test_ray_worker_converts_chunks_without_ray(job):
     assert sorted(p.name for p in out.iterdir()) == [f"{i}.png" for i in range(5)]
 
 
+def test_ray_worker_carries_warnings(tmp_path):
+    frames = [Image.new("RGB", (16, 12), c) for c in ("red", "green", "blue")]
+    frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:])
+    still = tmp_path / "still.png"
+    Image.new("RGB", (16, 12), "red").save(still)
+    tasks = [Task(tmp_path / "a.gif", tmp_path / "out" / "a.jpg"), Task(still, tmp_path / "out" / "still.jpg")]
+    (tmp_path / "out").mkdir()
+    rows = RayConverter(Options(ratio=2, fmt="jpeg", method="bicubic"))(
+        {"sources": [[os.fsencode(t.source) for t in tasks]], "dests": [[os.fsencode(t.dest) for t in tasks]]})
+    assert list(rows["status"]) == ["converted", "converted"]
+    assert b"3 frames" in rows["warning"][0] and rows["warning"][1] == b""
+
+
 def test_an_unexpected_error_fails_the_chunk_not_the_job(job, monkeypatch):
     tasks, out = job
 
