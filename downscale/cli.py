@@ -86,13 +86,18 @@ def keep_freed_memory() -> bool:
 @main.command()
 def models():
     """List the registered pretrained weights."""
-    from .pretrained import default_weights, list_pretrained
+    from .pretrained import MODELS_INSTALL, default_weights, is_installed, list_pretrained
 
     defaults = {default_weights(r) for r in (2, 4, "auto")}
+    missing = False
     for name, meta in list_pretrained(kind=None).items():
-        mark = "*" if name in defaults else " "
-        click.echo(f"{mark} {name:46s} {meta['kind']:20s} ratio {meta['ratio']}  {meta.get('summary', '')}")
-    click.echo("(* = default of learned_resize for that ratio)")
+        mark = "*" if name in defaults else " " if is_installed(name) else "-"
+        missing |= mark == "-"
+        notes = [f"superseded by {meta['superseded_by']}"] if meta.get("superseded_by") else []
+        notes.append(meta.get("summary", ""))
+        click.echo(f"{mark} {name:46s} {meta['kind']:20s} ratio {meta['ratio']}  {'; '.join(notes)}")
+    click.echo("(* = default of learned_resize for that ratio"
+               + (f"; - = not installed: students and superseded weights, {MODELS_INSTALL})" if missing else ")"))
 
 
 def _parse_shard(ctx, param, value):

@@ -1,8 +1,11 @@
-"""The registry of released weights in ``pretrained/`` (installed as the package ``downscale.weights``).
+"""The registry of released weights.
 
-``pretrained/registry.json`` maps each name to its file, sha256, ratio, card and provenance, and
-names the default downscaler for each trained ratio. Released files are never overwritten: a new
-training run adds a new versioned name.
+``pretrained/registry.json`` (installed with the model cards as the package ``downscale.weights``)
+maps each name to its file, sha256, ratio, card and provenance, and names the default downscaler for
+each trained ratio. The downscalers and DRNet predictors ship in ``downscale.weights``; entries with
+``"package": "downscale_models"`` (the students and superseded releases, marked ``superseded_by``)
+are files of the separate distribution ``downscale-models``, built from the repository's
+``models/`` folder. Released files are never overwritten: a new training run adds a new versioned name.
 """
 
 from __future__ import annotations
@@ -20,6 +23,9 @@ from .errors import WeightsError
 from .model import Downscaler
 
 WEIGHTS_PACKAGE = "downscale.weights"
+MODELS_PACKAGE = "downscale_models"
+MODELS_INSTALL = "pip install ./models"  # run in the root of a downscale repository checkout
+_CHECKOUT = Path(__file__).resolve().parent.parent
 
 
 def weights_dir() -> Path:
@@ -31,7 +37,33 @@ def weights_dir() -> Path:
     try:
         return Path(str(resources.files(WEIGHTS_PACKAGE)))
     except ModuleNotFoundError:
-        return Path(__file__).resolve().parent.parent / "pretrained"
+        return _CHECKOUT / "pretrained"
+
+
+def models_dir() -> Path | None:
+    """The folder of the ``downscale-models`` weights (students, superseded releases), or None.
+
+    Installed: the package ``downscale_models``. Otherwise, in a source checkout, its
+    ``models/downscale_models/`` folder.
+    """
+    try:
+        return Path(str(resources.files(MODELS_PACKAGE)))
+    except ModuleNotFoundError:
+        folder = _CHECKOUT / "models" / MODELS_PACKAGE
+        return folder if folder.is_dir() else None
+
+
+def _folder(name: str, meta: dict) -> Path:
+    package = meta.get("package", WEIGHTS_PACKAGE)
+    if package == WEIGHTS_PACKAGE:
+        return weights_dir()
+    folder = models_dir() if package == MODELS_PACKAGE else None
+    if folder is None:
+        raise WeightsError(
+            f"weights {name!r} are in the separate distribution downscale-models (students and superseded "
+            f"weights), which is not installed; install it from the downscale repository: {MODELS_INSTALL}"
+        )
+    return folder
 
 
 @functools.lru_cache(maxsize=1)
@@ -41,7 +73,7 @@ def _registry() -> dict:
 
 
 def list_pretrained(kind: str | None = "downscaler") -> dict[str, dict]:
-    """Registry entries by name (``kind=None`` lists students and other kinds too)."""
+    """Registry entries by name (``kind=None`` lists students and other kinds too), installed or not."""
     models = _registry()["models"]
     return {name: meta for name, meta in models.items() if kind is None or meta["kind"] == kind}
 
@@ -62,12 +94,25 @@ def sha256(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
+def is_installed(name: str) -> bool:
+    """Whether the file of a registered name is present (its package is installed or in the checkout)."""
+    meta = _registry()["models"][name]
+    try:
+        return (_folder(name, meta) / meta["file"]).is_file()
+    except WeightsError:
+        return False
+
+
 def resolve(name_or_path: str | os.PathLike) -> tuple[Path, str | None]:
-    """``(file, expected sha256 or None)`` for a registry name or a path to a weights file."""
+    """``(file, expected sha256 or None)`` for a registry name or a path to a weights file.
+
+    Raises WeightsError for an unknown name, and for a name whose distribution is not installed
+    (the message gives the install command).
+    """
     models = _registry()["models"]
     if isinstance(name_or_path, str) and name_or_path in models:
         meta = models[name_or_path]
-        return weights_dir() / meta["file"], meta["sha256"]
+        return _folder(name_or_path, meta) / meta["file"], meta["sha256"]
     path = Path(name_or_path)
     if not path.is_file():
         raise WeightsError(
@@ -84,6 +129,9 @@ def load_weights(name_or_path: str | os.PathLike) -> dict:
     pickle carrying code is refused. Raises WeightsError naming the file and the fix.
     """
     path, expected = resolve(name_or_path)
+    if expected is not None and not path.is_file():
+        raise WeightsError(f"{path}: the registered file is missing; reinstall downscale, or for "
+                           f"students and superseded weights downscale-models ({MODELS_INSTALL})")
     if expected is not None and sha256(path) != expected:
         raise WeightsError(
             f"{path}: sha256 does not match the registry ({expected[:12]}...); the file is corrupt "

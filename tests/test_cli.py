@@ -135,6 +135,8 @@ def test_parallel_jobs_give_the_same_bytes(tmp_path, astronaut):
 def test_models_lists_the_registry():
     result = _run("models")
     assert result.exit_code == 0 and "bicubic-identity-r4-v0" in result.output
+    line = next(l for l in result.output.splitlines() if " frozen-mobilenet_v2-r2-v3 " in l)
+    assert "superseded by frozen-mobilenet_v2-r2-v4" in line
 
 
 def test_demo_writes_thumbnails_and_comparison(tmp_path):

@@ -1,5 +1,6 @@
 import subprocess
 import sys
+from importlib import metadata
 
 import downscale
 
@@ -9,6 +10,10 @@ def test_public_surface_is_small_and_resolves():
         ["Downscaler", "LearnedResize", "learned_resize", "list_pretrained", "load_downscaler", "__version__"])
     for name in downscale.__all__:
         assert getattr(downscale, name) is not None
+
+
+def test_one_version_string():
+    assert metadata.version("downscale") == downscale.__version__
 
 
 def _modules_after(code: str) -> set[str]:

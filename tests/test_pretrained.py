@@ -1,4 +1,6 @@
+import os
 import pickle
+import re
 import shutil
 import subprocess
 import sys
@@ -10,17 +12,41 @@ import torch
 from downscale import list_pretrained, load_downscaler
 from downscale.errors import WeightsError
 from downscale.model import Downscaler
-from downscale.pretrained import default_weights, load_weights, save_weights, sha256, weights_dir
+from downscale import pretrained
+from downscale.pretrained import (MODELS_INSTALL, default_weights, is_installed, load_weights, resolve, save_weights,
+                                  sha256, weights_dir)
 from conftest import REPO
+
+WHEEL_LIMIT = 5 * 2**20  # bytes
 
 
 def test_every_registered_file_exists_and_matches_its_sha256():
     entries = list_pretrained(kind=None)
     assert entries
     for name, meta in entries.items():
-        path = weights_dir() / meta["file"]
-        assert sha256(path) == meta["sha256"], name
+        path, expected = resolve(name)
+        assert sha256(path) == meta["sha256"] == expected, name
         assert (weights_dir() / meta["card"]).is_file(), f"{name} has no model card"
+
+
+def test_defaults_ship_in_the_package_and_students_and_superseded_in_downscale_models():
+    entries = list_pretrained(kind=None)
+    defaults = {default_weights(r) for r in (2, 4, "auto")}
+    for name, meta in entries.items():
+        separate = meta["kind"] in ("student", "multires_classifier") or "superseded_by" in meta
+        assert meta.get("package", "downscale.weights") == ("downscale_models" if separate else "downscale.weights"), name
+        assert name not in defaults or not separate, name
+        assert meta.get("superseded_by", name) in entries, name
+    assert any("superseded_by" in meta for meta in entries.values())
+
+
+def test_missing_downscale_models_names_the_install_command(monkeypatch):
+    student = next(iter(list_pretrained(kind="student")))
+    monkeypatch.setattr(pretrained, "models_dir", lambda: None)
+    assert not is_installed(student) and is_installed(default_weights(2))
+    with pytest.raises(WeightsError, match=f"{student}.*downscale-models.*not installed.*{re.escape(MODELS_INSTALL)}"):
+        load_weights(student)
+    load_weights(default_weights(2))  # the built-in weights do not need it
 
 
 @pytest.mark.parametrize("ratio", [2, 4])
@@ -81,24 +107,57 @@ def test_wrong_architecture_is_a_clear_error(tmp_path):
         load_downscaler(path)
 
 
-def test_built_wheel_contains_the_weights_and_registry(tmp_path):
+def _wheel(source, out):
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out),
+                    str(source)], check=True, cwd=out)
+    (wheel,) = out.glob("*.whl")
+    return wheel
+
+
+def _install(wheel, target):
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(wheel)],
+                   check=True)
+
+
+def _python(code, cwd, *paths) -> str:
+    """Run ``code`` with only the given install folders ahead of the venv (torch comes from the venv)."""
+    proc = subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True,
+                          env={"PYTHONPATH": os.pathsep.join(map(str, paths)), "PATH": ""})
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip()
+
+
+def test_built_wheels_split_the_weights_and_install_offline(tmp_path):
+    """The default wheel (<= 5 MB) carries the registry, all cards and the default weights and runs
+    learned_resize; a student needs the second wheel, built from models/, and names its install command."""
     pytest.importorskip("setuptools")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(REPO)],
-        check=True, cwd=tmp_path,
-    )
-    (wheel,) = tmp_path.glob("downscale-*.whl")
-    names = set(zipfile.ZipFile(wheel).namelist())
-    assert "downscale/weights/registry.json" in names
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    wheel, models_wheel = _wheel(REPO, tmp_path / "a"), _wheel(REPO / "models", tmp_path / "b")
+    assert wheel.name.startswith("downscale-") and models_wheel.name.startswith("downscale_models-")
+    assert wheel.stat().st_size <= WHEEL_LIMIT, f"{wheel.name}: {wheel.stat().st_size / 2**20:.1f} MB"
+    names, model_names = set(zipfile.ZipFile(wheel).namelist()), set(zipfile.ZipFile(models_wheel).namelist())
+    assert "downscale/weights/registry.json" in names and "downscale/thumbnet/imagenet_wnids.txt" in names
+    assert any(n.endswith("/licenses/LICENSE") or n.endswith("/LICENSE") for n in names)
     for meta in list_pretrained(kind=None).values():
-        assert f"downscale/weights/{meta['file']}" in names
         assert f"downscale/weights/{meta['card']}" in names
-    assert "downscale/thumbnet/imagenet_wnids.txt" in names
-    # and the installed wheel (no source tree on the path) finds and loads them
-    target = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(wheel)], check=True)
-    code = ("import downscale, downscale.pretrained as p; assert str(p.weights_dir()).startswith(%r); "
-            "[downscale.load_downscaler(n) for n in downscale.list_pretrained()]; print('ok')" % str(target))
-    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env={"PYTHONPATH": str(target), "PATH": ""},
-                          capture_output=True, text=True)
-    assert proc.stdout.strip() == "ok", proc.stderr
+        inside = meta.get("package", "downscale.weights").replace(".", "/") + "/" + meta["file"]
+        assert inside in (model_names if meta.get("package") == "downscale_models" else names), inside
+    student = next(iter(list_pretrained(kind="student")))
+    site, site_models = tmp_path / "site", tmp_path / "site-models"
+    _install(wheel, site)
+    _install(models_wheel, site_models)
+    # downscale alone (downscale_models blocked, as if not installed): defaults run, a student gives the hint
+    code = (f"import sys; sys.modules['downscale_models'] = None\n"
+            f"import numpy as np, downscale, downscale.pretrained as p\n"
+            f"assert str(p.weights_dir()).startswith({str(site)!r}) and p.models_dir() is None\n"
+            f"x = np.random.default_rng(0).random((64, 48, 3))\n"
+            f"assert downscale.learned_resize(x, ratio=2).shape == (32, 24, 3)\n"
+            f"assert downscale.learned_resize(x, ratio='auto').shape[2] == 3\n"
+            f"try: p.load_weights({student!r})\n"
+            f"except p.WeightsError as e: print(e)")
+    assert MODELS_INSTALL in _python(code, tmp_path, site)
+    # with the second wheel: the student loads (sha256-checked) from it
+    code = (f"import downscale.pretrained as p\n"
+            f"assert str(p.models_dir()).startswith({str(site_models)!r})\n"
+            f"print(sorted(p.load_weights({student!r})['config']))")
+    assert _python(code, tmp_path, site, site_models) == "['arch', 'normalize', 'num_classes']"

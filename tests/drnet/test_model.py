@@ -140,13 +140,10 @@ def test_choose_ratios_returns_one_int_per_image():
 @pytest.mark.parametrize("version, predictor, downscaler_r2", [
     ("v1", "t0.65", "bicubic-identity-r2-v0"), ("v2", "t0.75", "frozen-mobilenet_v2-r2-v3")])
 def test_released_drnet_loads_and_routes(version, predictor, downscaler_r2):
-    from downscale.pretrained import weights_dir
+    from downscale.pretrained import resolve
 
-    folder = weights_dir()
     name = f"drnet-mobilenet_v2-imagenette-{version}"
-    if not (folder / f"{name}-{predictor}.pt").exists():
-        pytest.skip(f"DRNet {version} weights are not in this install")
-    model = load_dynamic(folder / f"{name}-{predictor}.pt", folder / f"{name}-student.pt")
+    model = load_dynamic(resolve(f"{name}-{predictor}")[0], resolve(f"{name}-student")[0])  # as files
     assert model.classifier.downscaler_specs["2"]["name"] == downscaler_r2
     x = torch.rand(2, 3, 224, 224)
     with torch.no_grad():
