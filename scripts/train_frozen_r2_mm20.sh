@@ -1,8 +1,0 @@
-#!/bin/bash
-# Issue 7 (v2 recipe: MM weight 20, 3 epochs): E alone for the frozen MobileNetV2 (CE + KD tau 1 + MM), ratio 2, fast unshuffle E,
-# on Imagenette train + imagenet-sample-1000 (symlinked into /tmp/mixed, 1000 wnid folders).
-cd /work/main && . .venv/bin/activate
-/usr/bin/time -v downscale train --data /tmp/mixed --teacher-weights /work/shared/models/mobilenet_v2_imagenet/mobilenet_v2_1001.pt \
-  --normalize minus1to1 --ratio 2 --freeze-classifier --tau 1 --w-kd 1 --w-cl 1 --w-mm 20 --epochs 3 --limit 4000 \
-  --holdout 500 --no-flip --seed 0 --downscaler-arch unshuffle --out runs/frozen-r2-unshuffle-mm20 --cache runs/cache-mixed \
-  --log-every 10 --batch-size 32
