@@ -1,6 +1,9 @@
+import re
 import subprocess
 import sys
 from importlib import metadata
+
+import pytest
 
 import downscale
 
@@ -53,3 +56,25 @@ def test_lazy_commands_short_help_is_their_own():
 
     for name, (_, short) in main.lazy_subcommands.items():
         assert main.get_command(None, name).get_short_help_str(limit=len(short)) == short, name
+
+
+def test_tracked_files_name_no_machine_paths_sessions_or_issue_numbers():
+    """Docs, scripts, results and cards speak of the project, not of the machine or the history that made it."""
+    from conftest import REPO
+
+    files = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True)
+    if files.returncode != 0:
+        pytest.skip("not a git checkout")
+    pattern = re.compile(r"/work/|/tmp/|/root/|\bsessions?\b|\bissues? #?\d+", re.IGNORECASE)
+    found = []
+    for name in files.stdout.splitlines():
+        path = REPO / name
+        if name.startswith("tests/") or not path.is_file():
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:  # weights and images
+            continue
+        found += [f"{name}:{i}: {line.strip()[:80]}" for i, line in enumerate(text.splitlines(), 1)
+                  if pattern.search(line)]
+    assert not found, "\n".join(found)

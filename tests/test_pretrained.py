@@ -129,7 +129,8 @@ def _python(code, cwd, *paths) -> str:
 
 def test_built_wheels_split_the_weights_and_install_offline(tmp_path):
     """The default wheel (<= 5 MB) carries the registry, all cards and the default weights and runs
-    learned_resize; a student needs the second wheel, built from models/, and names its install command."""
+    learned_resize (ratio 2 and auto) and convert; a student needs the second wheel, built from models/,
+    and without it the error names the install command."""
     pytest.importorskip("setuptools")
     (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
     wheel, models_wheel = _wheel(REPO, tmp_path / "a"), _wheel(REPO / "models", tmp_path / "b")
@@ -153,6 +154,11 @@ def test_built_wheels_split_the_weights_and_install_offline(tmp_path):
             f"x = np.random.default_rng(0).random((64, 48, 3))\n"
             f"assert downscale.learned_resize(x, ratio=2).shape == (32, 24, 3)\n"
             f"assert downscale.learned_resize(x, ratio='auto').shape[2] == 3\n"
+            f"from PIL import Image; from downscale.cli import main\n"
+            f"Image.fromarray((x * 255).astype('uint8')).save('in.png')\n"
+            f"try: main(['convert', 'in.png', '-o', 'out'])\n"
+            f"except SystemExit as e: assert e.code == 0, e.code\n"
+            f"assert Image.open('out/in.png').size == (24, 32)\n"
             f"try: p.load_weights({student!r})\n"
             f"except p.WeightsError as e: print(e)")
     assert MODELS_INSTALL in _python(code, tmp_path, site)
