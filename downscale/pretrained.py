@@ -57,7 +57,9 @@ def _folder(name: str, meta: dict) -> Path:
     package = meta.get("package", WEIGHTS_PACKAGE)
     if package == WEIGHTS_PACKAGE:
         return weights_dir()
-    folder = models_dir() if package == MODELS_PACKAGE else None
+    if package != MODELS_PACKAGE:
+        raise WeightsError(f"registry entry {name!r} names an unknown package {package!r}")
+    folder = models_dir()
     if folder is None:
         raise WeightsError(
             f"weights {name!r} are in the separate distribution downscale-models (students and superseded "
