@@ -138,6 +138,8 @@ def test_built_wheels_split_the_weights_and_install_offline(tmp_path):
     assert wheel.stat().st_size <= WHEEL_LIMIT, f"{wheel.name}: {wheel.stat().st_size / 2**20:.1f} MB"
     names, model_names = set(zipfile.ZipFile(wheel).namelist()), set(zipfile.ZipFile(models_wheel).namelist())
     assert "downscale/weights/registry.json" in names and "downscale/thumbnet/imagenet_wnids.txt" in names
+    for init in (REPO / "downscale").rglob("__init__.py"):
+        assert init.relative_to(REPO).as_posix() in names, f"package {init.parent.name} is not in the wheel"
     assert any(n.endswith("/licenses/LICENSE") or n.endswith("/LICENSE") for n in names)
     for meta in list_pretrained(kind=None).values():
         assert f"downscale/weights/{meta['card']}" in names
@@ -159,6 +161,8 @@ def test_built_wheels_split_the_weights_and_install_offline(tmp_path):
             f"try: main(['convert', 'in.png', '-o', 'out'])\n"
             f"except SystemExit as e: assert e.code == 0, e.code\n"
             f"assert Image.open('out/in.png').size == (24, 32)\n"
+            f"assert all(m.__file__.startswith({str(site)!r}) for n, m in list(sys.modules.items())\n"
+            f"           if n.split('.')[0] == 'downscale' and getattr(m, '__file__', None)), 'imported from the checkout'\n"
             f"try: p.load_weights({student!r})\n"
             f"except p.WeightsError as e: print(e)")
     assert MODELS_INSTALL in _python(code, tmp_path, site)
