@@ -14,8 +14,8 @@ if [ ! -d "$MIXED" ]; then
 fi
 if [ ! -d runs/photos150 ]; then
   mkdir -p runs/photos150
-  for f in "$SHARED"/photos/*.jpg; do
-    for i in $(seq 25); do cp "$f" "runs/photos150/$(basename "${f%.jpg}")-$i.jpg"; done
+  for i in $(seq -w 1 25); do
+    for f in "$SHARED"/photos/*.jpg; do cp "$f" "runs/photos150/${i}_$(basename "$f")"; done
   done
 fi
 if [ ! -d runs/val1000 ]; then
