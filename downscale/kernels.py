@@ -1,9 +1,9 @@
-"""The fused "area" E as two Triton kernels, for CUDA (``Downscaler`` uses them when Triton is there).
+"""The fused "area" E as two Triton kernels, for CUDA (``AreaDownscaler`` uses them when Triton is there).
 
 cuDNN runs E's two small convolutions (3 -> 11 channels at stride ``ratio``, then 11 -> 3 at 3x3) far
 below the GPU's memory speed, because channel counts this small leave its kernels idle; these kernels
 read each input pixel once, keep the 11 sums in registers, and write only the hidden map and the
-thumbnail. Same maths as ``Downscaler._fused``: first conv + ReLU, replicate padding (clamped
+thumbnail. Same maths as ``AreaDownscaler.fuse()`` on CPU: first conv + ReLU, replicate padding (clamped
 indices), second conv; accumulation in float32, the hidden map and output stored in ``dtype``.
 """
 
@@ -66,7 +66,7 @@ def _second_conv(h_ptr, w_ptr, b_ptr, out_ptr, rows, cols, sb, sc, sy, sx,
 def fused_area(x: torch.Tensor, w1: torch.Tensor, b1: torch.Tensor, w2: torch.Tensor, b2: torch.Tensor,
                ratio: int, dtype: torch.dtype) -> torch.Tensor:
     """``[N, 3, H, W]`` (any strides, uint8 or float) -> ``[N, 3, H // ratio, W // ratio]`` channels_last in
-    ``dtype``, given ``Downscaler._fused_layers`` weights (``w1 [C, 3, r, r]``, ``w2 [3, C, 3, 3]``)."""
+    ``dtype``, given the fused form's ``kernel_weights(x.dtype)`` (``w1 [C, 3, r, r]``, ``w2 [3, C, 3, 3]``)."""
     n, rows, cols = x.shape[0], x.shape[-2] // ratio, x.shape[-1] // ratio
     c_out = w1.shape[0]
     w1, b1, w2, b2 = (t.float().contiguous() for t in (w1, b1, w2, b2))

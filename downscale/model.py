@@ -44,104 +44,287 @@ def grid_bicubic(x: torch.Tensor, ratio: int) -> torch.Tensor:
 
 
 class Downscaler(nn.Module):
-    """E: a thumbnail = a classical resize (antialiased bicubic, or the block mean) + a learned correction.
+    """E: a thumbnail = a classical resize + a learned correction; one subclass per layout.
 
-    ``arch="paper"`` is the paper's E: two 5x5 conv layers (BN + ReLU after the first) whose strides
-    give the ratio, (2, 1) for ratio 2 and (2, 2) for ratio 4 (a stride-1 first layer is 4-40x
-    slower on CPU). ``arch="unshuffle"`` is its fast form for large images: pixel-unshuffle by the
-    ratio, so the first layer is a dense 1x1 conv over each ratio x ratio block (a stride-``ratio``
-    conv with a ``ratio``-sized kernel), then BN + ReLU and a 3x3 conv at thumbnail resolution;
-    about 5x (ratio 4) to 8x (ratio 2) fewer multiply-adds than "paper" at the same width.
-    ``arch="area"`` is "unshuffle" over area (block-mean) resizing instead of bicubic, with a
-    correction that cannot change flat colours (see ``_correction_weight``); ``skip="nearest"`` puts
-    it over plain subsampling (each block's top-left pixel, torch's ``nearest``) instead, the sharp
-    resize frozen ImageNet classifiers prefer. The skip is three more channels of the first conv, so at inference the whole E is two convolutions and a
-    ReLU, run in strips of about ``STRIP_PIXELS`` thumbnail pixels; the fastest layout (about Pillow
-    bicubic's speed on CPU).
+    ``Downscaler(ratio, width, arch, skip)`` builds the layout ``arch`` names (``PaperDownscaler``,
+    ``UnshuffleDownscaler`` or ``AreaDownscaler``), so ``Downscaler(**e.config())`` rebuilds any E.
+    The convolutions predict a residual added to the classical thumbnail, and the last layer starts
+    at zero, so an untrained E *is* that classical resize and training only moves it where the loss asks.
 
-    The convolutions predict a residual added to the classical thumbnail (antialiased bicubic on the
-    ratio's own pixel grid, see ``grid_bicubic``, or the block mean for "area"), and the last layer
-    starts at zero, so an untrained E *is* that classical resize and training only moves it where
-    the loss asks.
-
-    Input ``[N, 3, H, W]``: float RGB in [0, 1], or (at inference) uint8 0..255, converted strip by
-    strip for "area"; any ``H, W >= ratio``. Output ``[N, 3, floor(H / ratio), floor(W / ratio)]`` in
-    ``dtype`` (at inference: the float dtype to compute in; default x's, float32 for uint8), not
-    clamped (callers clamp before quantising). For sides not divisible by the ratio the "paper"
-    correction map is a pixel larger than the thumbnail and is cropped at the bottom/right;
-    "unshuffle" and "area" drop the incomplete last block.
+    Input ``[N, 3, H, W]``: float RGB in [0, 1], or in eval mode also uint8 0..255; any ``H, W >= ratio``.
+    Output ``[N, 3, floor(H / ratio), floor(W / ratio)]``, not clamped (callers clamp before quantising).
+    Training mode runs the training graph in x's dtype (``dtype`` must be None or x's: use autocast).
+    Eval mode runs the inference form (see ``fuse``) in ``dtype`` (default x's, float32 for uint8),
+    folded afresh from the live parameters at every call, so gradients still reach them and the input.
+    A layout class takes the same arguments (``arch``: None or its own). Raises ValueError for an
+    unknown ratio, arch or skip, TypeError for other input dtypes.
     """
 
-    def __init__(self, ratio: int = 4, width: int = 32, arch: str = "paper", skip: str = "mean"):
+    arch: str  # the layout's name in ARCHITECTURES
+    skips: tuple[str, ...] = ("mean",)  # the classical resizes the layout can correct
+
+    def __new__(cls, ratio: int = 4, width: int = 32, arch: str = "paper", skip: str = "mean"):
+        if cls is Downscaler:
+            if arch not in LAYOUTS:
+                raise ValueError(f"Downscaler arch must be one of {ARCHITECTURES}, got {arch!r}")
+            cls = LAYOUTS[arch]
+        return super().__new__(cls)
+
+    def __init__(self, ratio: int = 4, width: int = 32, arch: str | None = None, skip: str = "mean"):
         super().__init__()
+        if arch not in (None, self.arch):
+            raise ValueError(f"{type(self).__name__} is arch {self.arch!r}, got arch={arch!r}")
         if ratio not in TRAINED_RATIOS:
             raise ValueError(f"Downscaler ratio must be one of {TRAINED_RATIOS}, got {ratio!r}")
-        if arch not in ARCHITECTURES:
-            raise ValueError(f"Downscaler arch must be one of {ARCHITECTURES}, got {arch!r}")
-        if skip not in SKIPS or (skip != "mean" and arch != "area"):
+        if skip not in self.skips:
             raise ValueError(f"Downscaler skip must be one of {SKIPS} ('mean' unless arch='area'), got {skip!r}")
-        self.ratio, self.width, self.arch, self.skip = ratio, width, arch, skip
-        if arch == "paper":
-            first = nn.Conv2d(3, width, 5, stride=2, padding=2, bias=False)
-            self.correction = nn.Conv2d(width, 3, 5, stride=ratio // 2, padding=2)
-        else:
-            first = nn.Sequential(nn.PixelUnshuffle(ratio), nn.Conv2d(3 * ratio * ratio, width, 1, bias=False))
-            # "area": no bias and replicate padding, see _correction_weight
-            self.correction = nn.Conv2d(width, 3, 3, padding=1 if arch == "unshuffle" else 0, bias=arch == "unshuffle")
+        self.ratio, self.width, self.skip = ratio, width, skip
+        first, self.correction = self._layers()
         self.features = nn.Sequential(first, nn.BatchNorm2d(width), nn.ReLU(inplace=True))
         nn.init.zeros_(self.correction.weight)
         if self.correction.bias is not None:
             nn.init.zeros_(self.correction.bias)
 
     def forward(self, x: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
-        if not x.is_floating_point() and (self.training or x.dtype != torch.uint8):
+        if not self.training:
+            return self._inference_form()(x, dtype)
+        if not x.is_floating_point():
             raise TypeError(f"Downscaler takes float images in [0, 1] (or uint8 at inference), got {x.dtype}")
-        if self.training:
-            if dtype not in (None, x.dtype):
-                raise ValueError("Downscaler computes in the input's dtype while training; use autocast")
-        else:
-            dtype = dtype or (x.dtype if x.is_floating_point() else torch.float32)
-            if self.arch == "area":
-                return self._fused(x, dtype)
-            x = x.to(dtype) / 255 if x.dtype == torch.uint8 else x.to(dtype)
-        size = output_size(x.shape[-2], x.shape[-1], self.ratio)
-        blocks = x[..., : size[0] * self.ratio, : size[1] * self.ratio] if self.arch != "paper" else x
-        if self.training:
-            hidden = self.features(blocks * 2 - 1)
-        else:  # one conv + ReLU: each full-resolution pass costs more than the arithmetic on a CPU
-            weight, bias = (t.to(x.dtype) for t in self._folded_first_layer())
-            if self.arch == "paper":
-                hidden = F.conv2d(blocks * 2 - 1, weight, bias, stride=2, padding=2)
-            else:
-                hidden = F.conv2d(blocks, weight, bias, stride=self.ratio)
-            hidden = F.relu_(hidden)
-        if self.arch == "area":
-            residual = F.conv2d(F.pad(hidden, (1, 1, 1, 1), mode="replicate"), self._correction_weight())
-            skip = blocks[..., :: self.ratio, :: self.ratio] if self.skip == "nearest" else F.avg_pool2d(blocks, self.ratio)
-            return skip + residual
+        if dtype not in (None, x.dtype):
+            raise ValueError("Downscaler computes in the input's dtype while training; use autocast")
+        return self._training_graph(x)
+
+    def fuse(self) -> FusedDownscaler:
+        """The inference form: BatchNorm (on its running statistics, whatever the mode) and the input
+        scaling folded into the convolution weights, on E's device. A snapshot: later changes to E's
+        parameters or statistics do not reach it (fuse again); equal to eval-mode ``forward`` exactly."""
+        with torch.no_grad():
+            return self._inference_form()
+
+    def config(self) -> dict:
+        """The constructor arguments, stored beside the state_dict in weight files."""
+        config = {"ratio": self.ratio, "width": self.width, "arch": self.arch}
+        return config if self.skip == "mean" else {**config, "skip": self.skip}
+
+    def _layers(self) -> tuple[nn.Module, nn.Conv2d]:
+        """The first layer (before BatchNorm and ReLU) and the correction conv, freshly initialised."""
+        raise NotImplementedError
+
+    def _training_graph(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _inference_form(self) -> FusedDownscaler:
+        """``fuse()`` without the snapshot: where autograd records, its weights depend on the parameters."""
+        raise NotImplementedError
+
+    def _batchnorm_fold(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Eval-mode BatchNorm as ``y * scale + shift`` (per channel)."""
+        bn = self.features[1]
+        scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+        return scale, bn.bias - bn.running_mean * scale
+
+    def _correction_residual(self, hidden: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        """The correction conv as "paper" and "unshuffle" train it ("area" centres its kernels)."""
         c = self.correction
-        residual = F.conv2d(hidden, c.weight.to(x.dtype), c.bias.to(x.dtype), c.stride, c.padding)
-        return grid_bicubic(x, self.ratio) + residual[..., : size[0], : size[1]]
+        return F.conv2d(hidden, c.weight.to(dtype), c.bias.to(dtype), c.stride, c.padding)
+
+
+class PaperDownscaler(Downscaler):
+    """The paper's E: two 5x5 conv layers (BN + ReLU after the first) whose strides give the ratio,
+    (2, 1) for ratio 2 and (2, 2) for ratio 4 (a stride-1 first layer is 4-40x slower on CPU), over
+    antialiased bicubic on the ratio's own pixel grid (``grid_bicubic``). For sides not divisible by
+    the ratio the correction map is a pixel larger than the thumbnail and is cropped at the bottom/right.
+    """
+
+    arch = "paper"
+
+    def _layers(self) -> tuple[nn.Module, nn.Conv2d]:
+        first = nn.Conv2d(3, self.width, 5, stride=2, padding=2, bias=False)
+        return first, nn.Conv2d(self.width, 3, 5, stride=self.ratio // 2, padding=2)
+
+    def _training_graph(self, x: torch.Tensor) -> torch.Tensor:
+        return _plus_bicubic(x, self._correction_residual(self.features(x * 2 - 1), x.dtype), self.ratio)
+
+    def _inference_form(self) -> FusedDownscaler:
+        scale, shift = self._batchnorm_fold()  # (the input scaling stays: it does not commute with the padding)
+        return _FusedPaper(self.ratio, self.correction, w1=self.features[0].weight * scale.view(-1, 1, 1, 1),
+                           b1=shift)
+
+
+class _BlockDownscaler(Downscaler):
+    """The layouts whose first layer sees each ``ratio x ratio`` block alone: pixel-unshuffle by the
+    ratio, then a dense 1x1 conv (a stride-``ratio`` conv with a ``ratio``-sized kernel). The
+    incomplete last block of sides not divisible by the ratio is dropped."""
+
+    def _first_layer(self) -> nn.Module:
+        r = self.ratio
+        return nn.Sequential(nn.PixelUnshuffle(r), nn.Conv2d(3 * r * r, self.width, 1, bias=False))
+
+    def _hidden(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(the whole blocks of x, the first layer + BN + ReLU over them)."""
+        blocks = _blocks(x, self.ratio)
+        return blocks, self.features(blocks * 2 - 1)
+
+    def _folded_first_layer(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The first layer with eval-mode BatchNorm and the input scaling ``x * 2 - 1`` folded in (exact:
+        that conv has no padding), as a ``ratio x ratio`` conv with stride ``ratio`` on x in [0, 1]
+        (unshuffled channel ``c * r * r + i * r + j`` is pixel ``(i, j)`` of colour ``c`` in each block)."""
+        scale, shift = self._batchnorm_fold()
+        r = self.ratio
+        weight = self.features[0][1].weight.view(self.width, 3, r, r)
+        # conv(2x - 1) = conv_{2w}(x) - sum(w): fold both into weight and bias
+        bias = shift - scale * weight.sum(dim=(1, 2, 3))
+        return 2 * weight * scale.view(-1, 1, 1, 1), bias
+
+
+class UnshuffleDownscaler(_BlockDownscaler):
+    """The paper's E in a fast form for large images: the block layer, then BN + ReLU and a 3x3 conv
+    at thumbnail resolution, over ``grid_bicubic``; about 5x (ratio 4) to 8x (ratio 2) fewer
+    multiply-adds than "paper" at the same width."""
+
+    arch = "unshuffle"
+
+    def _layers(self) -> tuple[nn.Module, nn.Conv2d]:
+        return self._first_layer(), nn.Conv2d(self.width, 3, 3, padding=1)
+
+    def _training_graph(self, x: torch.Tensor) -> torch.Tensor:
+        _, hidden = self._hidden(x)
+        return _plus_bicubic(x, self._correction_residual(hidden, x.dtype), self.ratio)
+
+    def _inference_form(self) -> FusedDownscaler:
+        w1, b1 = self._folded_first_layer()
+        return _FusedUnshuffle(self.ratio, self.correction, w1=w1, b1=b1)
+
+
+class AreaDownscaler(_BlockDownscaler):
+    """"unshuffle" over area (block-mean) resizing instead of bicubic, with a correction that cannot
+    change flat colours (see ``_correction_weight``); ``skip="nearest"`` puts it over plain
+    subsampling (each block's top-left pixel, torch's ``nearest``), the sharp resize frozen ImageNet
+    classifiers prefer. The skip folds into three more channels of the first conv, so the inference
+    form is two convolutions and a ReLU, run in strips of about ``STRIP_PIXELS`` thumbnail pixels on
+    CPU and as Triton kernels on CUDA: the fastest layout (about Pillow bicubic's speed on CPU).
+    """
+
+    arch = "area"
+    skips = SKIPS
+
+    def _layers(self) -> tuple[nn.Module, nn.Conv2d]:
+        return self._first_layer(), nn.Conv2d(self.width, 3, 3, bias=False)  # padding: replicate, by hand
+
+    def _training_graph(self, x: torch.Tensor) -> torch.Tensor:
+        blocks, hidden = self._hidden(x)
+        residual = F.conv2d(F.pad(hidden, (1, 1, 1, 1), mode="replicate"), self._correction_weight())
+        r = self.ratio
+        skip = blocks[..., ::r, ::r] if self.skip == "nearest" else F.avg_pool2d(blocks, r)
+        return skip + residual
 
     def _correction_weight(self) -> torch.Tensor:
-        """For "area": the 3x3 correction kernels minus their spatial mean. With replicate padding this
-        makes the correction zero wherever the hidden features are flat, so a flat region keeps its
-        exact colour (also at the borders): E can move edges and texture, not shift colours."""
+        """The 3x3 correction kernels minus their spatial mean. With replicate padding this makes the
+        correction zero wherever the hidden features are flat, so a flat region keeps its exact
+        colour (also at the borders): E can move edges and texture, not shift colours."""
         w = self.correction.weight
         return w - w.mean(dim=(2, 3), keepdim=True)
 
-    def _fused(self, x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-        """Inference for "area": conv (first layer + block mean) -> ReLU -> conv (correction + mean),
-        over strips of about ``STRIP_PIXELS`` thumbnail pixels on CPU (each with a one-row halo for
-        the 3x3 conv), so the input is read once and converted to ``dtype`` one strip at a time; on
-        CUDA the same two convs as Triton kernels (``downscale.kernels``) where Triton is installed.
-        With a zero correction (``area-identity``) E is its skip alone, one strided conv per strip."""
-        r, (rows, cols) = self.ratio, output_size(x.shape[-2], x.shape[-1], self.ratio)
+    def _inference_form(self) -> FusedDownscaler:
+        """Three extra channels carry the skip (block mean, or each block's top-left pixel) through
+        both convs: the first conv computes it, the second's centre tap adds it back."""
+        weight, bias = self._folded_first_layer()
+        r, eye = self.ratio, torch.eye(3, device=weight.device)
+        if self.skip == "nearest":
+            skip = torch.zeros(3, 3, r, r, device=weight.device)
+            skip[:, :, 0, 0] = eye
+        else:
+            skip = eye.view(3, 3, 1, 1).expand(3, 3, r, r) / (r * r)
+        carry = torch.zeros(3, 3, 3, 3, device=weight.device)
+        carry[:, :, 1, 1] = eye
+        return _FusedArea(r, w1=torch.cat([weight, skip]), b1=bias,
+                          w2=torch.cat([self._correction_weight(), carry], dim=1))
+
+
+LAYOUTS: dict[str, type[Downscaler]] = {e.arch: e for e in (PaperDownscaler, UnshuffleDownscaler, AreaDownscaler)}
+
+
+class FusedDownscaler(nn.Module):
+    """E's inference form, made by ``Downscaler.fuse()``: fixed folded convolution weights (buffers),
+    no parameters, no BatchNorm, the same in train and eval mode.
+
+    ``forward(x, dtype=None)``: ``[N, 3, H, W]`` float in [0, 1] or uint8 0..255 (read as value / 255),
+    any ``H, W >= ratio`` -> ``[N, 3, floor(H / ratio), floor(W / ratio)]`` in ``dtype`` (the float
+    dtype to compute in; default x's, float32 for uint8), not clamped. Raises TypeError for other dtypes.
+    """
+
+    def __init__(self, ratio: int, **weights: torch.Tensor):
+        super().__init__()
+        self.ratio = ratio
+        for name, tensor in weights.items():
+            self.register_buffer(name, tensor)
+
+    def forward(self, x: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
+        if not x.is_floating_point() and x.dtype != torch.uint8:
+            raise TypeError(f"Downscaler takes float images in [0, 1] (or uint8 at inference), got {x.dtype}")
+        return self._run(x, dtype or (x.dtype if x.is_floating_point() else torch.float32))
+
+    def extra_repr(self) -> str:
+        return f"ratio={self.ratio}"
+
+    def _run(self, x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _records(self, x: torch.Tensor) -> bool:
+        """Whether autograd records this call (gradients to the input, or to the E it was folded from)."""
+        return torch.is_grad_enabled() and (x.requires_grad or any(t.requires_grad for t in self.buffers()))
+
+
+class _FusedOverBicubic(FusedDownscaler):
+    """"paper" and "unshuffle": first conv + ReLU, then E's correction conv (a copy, with its stride and
+    padding), added to ``grid_bicubic``."""
+
+    def __init__(self, ratio: int, correction: nn.Conv2d, **weights: torch.Tensor):
+        super().__init__(ratio, **weights, w2=correction.weight.clone(), b2=correction.bias.clone())
+        self.stride, self.padding = correction.stride, correction.padding
+
+    def _run(self, x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        x = _as_float(x, dtype)
+        w1, b1, w2, b2 = (t.to(dtype) for t in (self.w1, self.b1, self.w2, self.b2))
+        hidden = F.relu_(self._first_conv(x, w1, b1))
+        return _plus_bicubic(x, F.conv2d(hidden, w2, b2, self.stride, self.padding), self.ratio)
+
+    def _first_conv(self, x: torch.Tensor, w1: torch.Tensor, b1: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class _FusedPaper(_FusedOverBicubic):
+    def _first_conv(self, x: torch.Tensor, w1: torch.Tensor, b1: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(x * 2 - 1, w1, b1, stride=2, padding=2)
+
+
+class _FusedUnshuffle(_FusedOverBicubic):
+    def _first_conv(self, x: torch.Tensor, w1: torch.Tensor, b1: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(_blocks(x, self.ratio), w1, b1, stride=self.ratio)
+
+
+class _FusedArea(FusedDownscaler):
+    """conv (first layer + skip) -> ReLU -> conv (correction + skip), over strips of about
+    ``STRIP_PIXELS`` thumbnail pixels on CPU (each with a one-row halo for the 3x3 conv), so the
+    input is read once and converted to ``dtype`` one strip at a time; on CUDA the same two convs
+    as Triton kernels (``downscale.kernels``) where Triton is installed. With a zero correction
+    (``area-identity``) E is its skip alone, one strided conv per strip."""
+
+    def kernel_weights(self, input_dtype: torch.dtype) -> tuple[torch.Tensor, ...]:
+        """``(w1 [C + 3, 3, r, r], b1 [C + 3], w2 [3, C + 3, 3, 3], b2 [3])`` for input of ``input_dtype``
+        (uint8: scaled by 1 / 255). The skip channels are raised by an offset after the first conv
+        (so the ReLU passes them for any input >= -offset) and lowered by it after the second."""
         # uint8 block means are >= 0, so they need no offset (which would cost bf16 a bit of precision)
-        w1, b1, w2, b2 = self._fused_layers(*((1 / 255, 0.0) if x.dtype == torch.uint8 else (1.0, 1.0)))
+        scale, offset = (1 / 255, 0.0) if input_dtype == torch.uint8 else (1.0, 1.0)
+        b1 = torch.cat([self.b1, torch.full((3,), offset, device=self.b1.device)])
+        return self.w1 * scale, b1, self.w2, torch.full((3,), -offset, device=self.w1.device)
+
+    def _run(self, x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        r, (rows, cols) = self.ratio, output_size(x.shape[-2], x.shape[-1], self.ratio)
+        w1, b1, w2, b2 = self.kernel_weights(x.dtype)
         # cuDNN leaves the GPU idle on convolutions this narrow; the kernels have no backward, so a pass
         # autograd records (E fine-tuned in eval mode, gradients to the input) keeps the convolutions
-        records = torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in self.parameters()))
+        records = self._records(x)
         if x.device.type == "cuda" and TRITON and not records:
             from .kernels import fused_area
 
@@ -150,7 +333,7 @@ class Downscaler(nn.Module):
         out = torch.empty(n, 3, rows, cols, dtype=dtype, device=x.device, memory_format=cl)
         # (one pass where autograd records: later strips would overwrite the buffer the gradients need)
         strip = max(1, STRIP_PIXELS // (n * cols)) if x.device.type == "cpu" and not records else rows
-        if not records and not self.correction.weight.any():  # a zero correction: E is its skip
+        if not records and not w2[:, :-3].any():  # a zero correction: E is its skip
             skip = w1[-3:].to(dtype)
             for top in range(0, rows, strip):
                 bottom = min(rows, top + strip)
@@ -180,43 +363,18 @@ class Downscaler(nn.Module):
             out[..., top:bottom, :] = F.conv2d(hidden, w2, b2)
         return out
 
-    def _fused_layers(self, scale: float, offset: float) -> tuple[torch.Tensor, ...]:
-        """Weights of the two convs of ``_fused`` for input ``x * scale`` in [0, 1]. Three extra channels
-        carry the skip (block mean, or each block's top-left pixel) through both: raised by ``offset`` after the first conv so the ReLU passes
-        them unchanged for any input >= -offset, and added back (minus the offset) by the centre tap
-        of the second."""
-        weight, bias = self._folded_first_layer()
-        r, eye = self.ratio, torch.eye(3, device=weight.device)
-        if self.skip == "nearest":
-            skip = torch.zeros(3, 3, r, r, device=weight.device)
-            skip[:, :, 0, 0] = eye
-        else:
-            skip = eye.view(3, 3, 1, 1).expand(3, 3, r, r) / (r * r)
-        w1 = torch.cat([weight, skip]) * scale
-        b1 = torch.cat([bias, torch.full((3,), offset, device=bias.device)])
-        carry = torch.zeros(3, 3, 3, 3, device=weight.device)
-        carry[:, :, 1, 1] = eye
-        w2 = torch.cat([self._correction_weight(), carry], dim=1)
-        return w1, b1, w2, torch.full((3,), -offset, device=weight.device)
 
-    def _folded_first_layer(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """The first conv with eval-mode BatchNorm folded in; for "unshuffle" and "area" also the input
-        scaling ``x * 2 - 1`` (exact there: that conv has no padding) and the pixel-unshuffle, which makes it a
-        ``ratio x ratio`` conv with stride ``ratio`` (unshuffled channel ``c * r * r + i * r + j``
-        is pixel ``(i, j)`` of colour ``c`` in each block)."""
-        bn = self.features[1]
-        scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-        shift = bn.bias - bn.running_mean * scale
-        if self.arch == "paper":
-            weight = self.features[0].weight
-            return weight * scale.view(-1, 1, 1, 1), shift
-        r = self.ratio
-        weight = self.features[0][1].weight.view(self.width, 3, r, r)
-        # conv(2x - 1) = conv_{2w}(x) - sum(w): fold both into weight and bias
-        bias = shift - scale * weight.sum(dim=(1, 2, 3))
-        return 2 * weight * scale.view(-1, 1, 1, 1), bias
+def _as_float(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    return x.to(dtype) / 255 if x.dtype == torch.uint8 else x.to(dtype)
 
-    def config(self) -> dict:
-        """The constructor arguments, stored beside the state_dict in weight files."""
-        config = {"ratio": self.ratio, "width": self.width, "arch": self.arch}
-        return config if self.skip == "mean" else {**config, "skip": self.skip}
+
+def _blocks(x: torch.Tensor, ratio: int) -> torch.Tensor:
+    """x without the incomplete last block row and column."""
+    rows, cols = output_size(x.shape[-2], x.shape[-1], ratio)
+    return x[..., : rows * ratio, : cols * ratio]
+
+
+def _plus_bicubic(x: torch.Tensor, residual: torch.Tensor, ratio: int) -> torch.Tensor:
+    """``grid_bicubic(x, ratio)`` plus the residual, cropped to it at the bottom/right."""
+    rows, cols = output_size(x.shape[-2], x.shape[-1], ratio)
+    return grid_bicubic(x, ratio) + residual[..., :rows, :cols]

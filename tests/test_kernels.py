@@ -21,7 +21,7 @@ for ratio in (2, 4):
     torch.nn.init.normal_(model.features[0][1].weight, std=0.3)
     u8 = torch.randint(0, 256, (2, 3, 37, 53), dtype=torch.uint8)
     for x in (u8, u8.float() / 255, u8.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2)):  # NCHW, float, NHWC
-        w = model._fused_layers(*((1 / 255, 0.0) if x.dtype == torch.uint8 else (1.0, 1.0)))
+        w = model.fuse().kernel_weights(x.dtype)
         want = model(x)  # the CPU path: strips of torch convolutions
         got = fused_area(x, *w, ratio, torch.float32)
         assert got.shape == want.shape == (2, 3, 37 // ratio, 53 // ratio), got.shape

@@ -1,9 +1,12 @@
+import copy
+
 import pytest
 import torch
 import torch.nn.functional as F
 
 import downscale.model
-from downscale.model import Downscaler, bicubic, grid_bicubic, output_size
+from downscale.model import (AreaDownscaler, Downscaler, FusedDownscaler, PaperDownscaler, UnshuffleDownscaler,
+                             bicubic, grid_bicubic, output_size)
 
 
 def skip(arch: str, x: torch.Tensor, ratio: int) -> torch.Tensor:
@@ -232,3 +235,92 @@ def test_nearest_skip_needs_the_area_layout():
         Downscaler(2, arch="paper", skip="nearest")
     with pytest.raises(ValueError, match="skip"):
         Downscaler(2, arch="area", skip="lanczos")
+
+
+BN_KEYS = ["features.1.weight", "features.1.bias", "features.1.running_mean", "features.1.running_var",
+           "features.1.num_batches_tracked"]
+LAYOUTS = [  # (arch, skip, class, state_dict keys: those of the weight files)
+    ("paper", "mean", PaperDownscaler, ["correction.weight", "correction.bias", "features.0.weight", *BN_KEYS]),
+    ("unshuffle", "mean", UnshuffleDownscaler,
+     ["correction.weight", "correction.bias", "features.0.1.weight", *BN_KEYS]),
+    ("area", "mean", AreaDownscaler, ["correction.weight", "features.0.1.weight", *BN_KEYS]),
+    ("area", "nearest", AreaDownscaler, ["correction.weight", "features.0.1.weight", *BN_KEYS]),
+]
+
+
+@pytest.mark.parametrize("arch, skip, layout, keys", LAYOUTS)
+def test_downscaler_builds_the_layout_its_config_names(arch, skip, layout, keys):
+    model = Downscaler(2, 8, arch, skip)
+    assert type(model) is layout and isinstance(model, Downscaler) and list(model.state_dict()) == keys
+    assert model.config() == {"ratio": 2, "width": 8, "arch": arch, **({"skip": skip} if skip != "mean" else {})}
+    again = Downscaler(**model.config())
+    assert type(again) is layout and again.load_state_dict(model.state_dict()) is not None
+    direct = layout(2, 8, skip=skip)
+    assert list(direct.state_dict()) == keys and direct.config() == model.config()
+    twin = copy.deepcopy(model)
+    assert type(twin) is layout and torch.equal(twin.features[1].running_var, model.features[1].running_var)
+
+
+def test_a_layout_class_refuses_another_arch():
+    with pytest.raises(ValueError, match="PaperDownscaler is arch 'paper', got arch='area'"):
+        PaperDownscaler(2, arch="area")
+    with pytest.raises(ValueError, match="skip"):
+        UnshuffleDownscaler(2, skip="nearest")
+
+
+def _trained(arch: str, skip: str, ratio: int) -> Downscaler:
+    """A layout with BatchNorm statistics and a correction that are not the defaults, in eval mode."""
+    torch.manual_seed(ratio)
+    model = Downscaler(ratio, 8, arch, skip)
+    for _ in range(3):
+        model(torch.rand(4, 3, 32, 32))
+    torch.nn.init.normal_(model.correction.weight, std=0.1)
+    return model.eval()
+
+
+@pytest.mark.parametrize("ratio", [2, 4])
+@pytest.mark.parametrize("arch, skip, layout, keys", LAYOUTS)
+def test_fused_form_equals_the_eval_forward_exactly(arch, skip, layout, keys, ratio, monkeypatch):
+    model = _trained(arch, skip, ratio)
+    fused = model.fuse()
+    assert isinstance(fused, FusedDownscaler) and not isinstance(fused, Downscaler) and fused.ratio == ratio
+    assert list(fused.parameters()) == [] and not any(t.requires_grad for t in fused.buffers())
+    x = torch.rand(2, 3, 39, 45)
+    u8 = (x * 255).round().to(torch.uint8)
+    with torch.no_grad():
+        for strip_pixels in (65536, 2 * 3 * (45 // ratio)):  # one strip, several ("area")
+            monkeypatch.setattr(downscale.model, "STRIP_PIXELS", strip_pixels)
+            for images, dtype in ((x, None), (u8, None), (u8, torch.bfloat16), (x, torch.float64)):
+                assert torch.equal(fused(images, dtype), model(images, dtype))
+        model.train()  # fuse() folds BatchNorm's running statistics whatever the mode, and keeps the mode
+        assert torch.equal(model.fuse()(x), fused(x)) and model.training
+        assert torch.equal(fused.train()(x), fused.eval()(x))  # no train mode of its own
+    with pytest.raises(TypeError, match="uint8 at inference"):
+        fused(x.to(torch.int16))
+
+
+@pytest.mark.parametrize("arch, skip, layout, keys", LAYOUTS)
+def test_fused_form_is_a_snapshot_of_the_weights(arch, skip, layout, keys):
+    model = _trained(arch, skip, 2)
+    fused, x = model.fuse(), torch.rand(1, 3, 20, 22)
+    with torch.no_grad():
+        before = fused(x)
+        for p in model.parameters():  # as an optimiser step would, in place
+            p.add_(0.05)
+        model.features[1].running_mean.add_(0.1)
+        assert torch.equal(fused(x), before)
+        assert (model(x) - before).abs().max() > 1e-3  # E itself moved ...
+        assert torch.equal(model.fuse()(x), model(x))  # ... and fusing again follows it
+
+
+@pytest.mark.parametrize("arch, skip, layout, keys", LAYOUTS)
+def test_eval_forward_still_trains_the_live_parameters(arch, skip, layout, keys):
+    model = _trained(arch, skip, 2)
+    x = torch.rand(1, 3, 20, 22, requires_grad=True)
+    model(x).square().sum().backward()
+    assert x.grad.abs().sum() > 0 and model.correction.weight.grad.abs().sum() > 0
+    assert model.features[1].weight.grad.abs().sum() > 0  # through the folded BatchNorm
+    fused, grad = model.fuse(), x.grad.clone()
+    x.grad = None
+    fused(x).square().sum().backward()  # the snapshot: gradients reach the input, not E
+    assert torch.equal(x.grad, grad)
