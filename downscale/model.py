@@ -28,7 +28,8 @@ def _antialiased_bicubic(x: torch.Tensor, **how) -> torch.Tensor:
 
 
 ARCHITECTURES = ("paper", "unshuffle", "area")
-SKIPS = ("mean", "nearest")  # the classical resize under the "area" layout's correction (see Downscaler)
+SKIPS = ("mean", "nearest", "bicubic")  # the classical resize under the "area" layout's correction (see
+# AreaDownscaler): block mean, plain subsampling, or bicubic without antialiasing
 STRIP_PIXELS = 65536  # thumbnail pixels (batch x rows x columns) per pass of the fused "area" E on CPU:
 # buffers this small are reused by the allocator, while fresh large ones cost more in page faults than the maths
 
@@ -199,9 +200,11 @@ class UnshuffleDownscaler(_BlockDownscaler):
 class AreaDownscaler(_BlockDownscaler):
     """"unshuffle" over area (block-mean) resizing instead of bicubic, with a correction that cannot
     change flat colours (see ``_correction_weight``); ``skip="nearest"`` puts it over plain
-    subsampling (each block's top-left pixel, torch's ``nearest``), the sharp resize frozen ImageNet
-    classifiers prefer. The skip folds into three more channels of the first conv, so the inference
-    form is two convolutions and a ReLU, run in strips of about ``STRIP_PIXELS`` thumbnail pixels on
+    subsampling (each block's top-left pixel, torch's ``nearest``) and ``skip="bicubic"`` over bicubic
+    without antialiasing (torch's, which reads the 4 x 4 pixels around each output pixel), the sharp
+    resizes frozen ImageNet classifiers prefer. The mean and nearest skips fold into three more
+    channels of the first conv (the bicubic one is added to it), so the inference form is two
+    convolutions and a ReLU, run in strips of about ``STRIP_PIXELS`` thumbnail pixels on
     CPU and as Triton kernels on CUDA: the fastest layout (about Pillow bicubic's speed on CPU).
     """
 
@@ -215,6 +218,8 @@ class AreaDownscaler(_BlockDownscaler):
         blocks, hidden = self._hidden(x)
         residual = F.conv2d(F.pad(hidden, (1, 1, 1, 1), mode="replicate"), self._correction_weight())
         r = self.ratio
+        if self.skip == "bicubic":
+            return sharp_bicubic(blocks, r) + residual
         skip = blocks[..., ::r, ::r] if self.skip == "nearest" else F.avg_pool2d(blocks, r)
         return skip + residual
 
@@ -227,17 +232,20 @@ class AreaDownscaler(_BlockDownscaler):
 
     def _inference_form(self) -> FusedDownscaler:
         """Three extra channels carry the skip (block mean, or each block's top-left pixel) through
-        both convs: the first conv computes it, the second's centre tap adds it back."""
+        both convs: the first conv computes it, the second's centre tap adds it back. The bicubic
+        skip reads beyond the block, so those channels carry zero and it is added after the convs."""
         weight, bias = self._folded_first_layer()
         r, eye = self.ratio, torch.eye(3, device=weight.device)
-        if self.skip == "nearest":
+        if self.skip == "bicubic":
+            skip = torch.zeros(3, 3, r, r, device=weight.device)
+        elif self.skip == "nearest":
             skip = torch.zeros(3, 3, r, r, device=weight.device)
             skip[:, :, 0, 0] = eye
         else:
             skip = eye.view(3, 3, 1, 1).expand(3, 3, r, r) / (r * r)
         carry = torch.zeros(3, 3, 3, 3, device=weight.device)
         carry[:, :, 1, 1] = eye
-        return _FusedArea(r, w1=torch.cat([weight, skip]), b1=bias,
+        return _FusedArea(r, sharp_bicubic=self.skip == "bicubic", w1=torch.cat([weight, skip]), b1=bias,
                           w2=torch.cat([self._correction_weight(), carry], dim=1))
 
 
@@ -308,7 +316,11 @@ class _FusedArea(FusedDownscaler):
     ``STRIP_PIXELS`` thumbnail pixels on CPU (each with a one-row halo for the 3x3 conv), so the
     input is read once and converted to ``dtype`` one strip at a time; on CUDA the same two convs
     as Triton kernels (``downscale.kernels``) where Triton is installed. With a zero correction
-    (``area-identity``) E is its skip alone, one strided conv per strip."""
+    (``area-identity``) E is its skip alone, one strided conv per strip (or torch's bicubic)."""
+
+    def __init__(self, ratio: int, sharp_bicubic: bool = False, **weights: torch.Tensor):
+        super().__init__(ratio, **weights)
+        self.sharp_bicubic = sharp_bicubic
 
     def kernel_weights(self, input_dtype: torch.dtype) -> tuple[torch.Tensor, ...]:
         """``(w1 [C + 3, 3, r, r], b1 [C + 3], w2 [3, C + 3, 3, 3], b2 [3])`` for input of ``input_dtype``
@@ -320,6 +332,14 @@ class _FusedArea(FusedDownscaler):
         return self.w1 * scale, b1, self.w2, torch.full((3,), -offset, device=self.w1.device)
 
     def _run(self, x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        if not self.sharp_bicubic:
+            return self._convs(x, dtype)
+        skip = sharp_bicubic(_as_float(_blocks(x, self.ratio), dtype), self.ratio)
+        if not self._records(x) and not self.w2[:, :-3].any():  # a zero correction: E is the bicubic alone
+            return skip.contiguous(memory_format=torch.channels_last)
+        return skip + self._convs(x, dtype)  # (the skip channels of the convs carry zero)
+
+    def _convs(self, x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         r, (rows, cols) = self.ratio, output_size(x.shape[-2], x.shape[-1], self.ratio)
         w1, b1, w2, b2 = self.kernel_weights(x.dtype)
         # cuDNN leaves the GPU idle on convolutions this narrow; the kernels have no backward, so a pass
@@ -362,6 +382,16 @@ class _FusedArea(FusedDownscaler):
             hidden = F.relu_(F.conv2d(buf, w1, b1, stride=r))
             out[..., top:bottom, :] = F.conv2d(hidden, w2, b2)
         return out
+
+
+def sharp_bicubic(x: torch.Tensor, ratio: int) -> torch.Tensor:
+    """torch's bicubic resize without antialiasing of float ``[N, C, H, W]`` (sides divisible by
+    ``ratio``) by exactly ``ratio``: each output pixel from the 4 x 4 input pixels around its centre,
+    indices clamped at the border. Not clamped (it overshoots at edges)."""
+    size = (x.shape[-2] // ratio, x.shape[-1] // ratio)
+    if x.device.type == "cpu" and x.dtype in (torch.float16, torch.bfloat16):  # no CPU kernel for these
+        return sharp_bicubic(x.float(), ratio).to(x.dtype)
+    return F.interpolate(x, size=size, mode="bicubic", antialias=False, align_corners=False)
 
 
 def _as_float(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:

@@ -1,6 +1,7 @@
 """Write the v0 identity downscalers: E with a zero correction layer, i.e. exactly a classical resize.
 'bicubic-identity' (paper layout) is antialiased bicubic; 'area-identity' (the fast "area" layout,
-width 8, the same compute as the shipped area E's) is the block mean. They are not learned: they make
+width 8, the same compute as the shipped area E's) is the block mean; 'sharp-bicubic-identity' (the
+same layout over skip="bicubic") is torch's bicubic without antialiasing. They are not learned: they make
 the library work without trained weights, and stand in where no learned E beats the classical resize.
 Usage: python experiments/make_identity.py  (writes only the files and names not there yet)."""
 
@@ -18,6 +19,8 @@ registry = json.loads(registry_path.read_text()) if registry_path.exists() else 
 kinds = {
     "bicubic": ({"width": 32, "arch": "paper"}, "untrained E (zero correction): output equals antialiased bicubic"),
     "area": ({"width": 8, "arch": "area"}, "untrained fast E (zero correction): output equals area (block-mean) resize"),
+    "sharp-bicubic": ({"width": 8, "arch": "area", "skip": "bicubic"},
+                      "untrained fast E (zero correction): output equals bicubic without antialias (torch)"),
 }
 for kind, (config, summary) in kinds.items():
     for ratio in (2, 4):

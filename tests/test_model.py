@@ -324,3 +324,41 @@ def test_eval_forward_still_trains_the_live_parameters(arch, skip, layout, keys)
     x.grad = None
     fused(x).square().sum().backward()  # the snapshot: gradients reach the input, not E
     assert torch.equal(x.grad, grad)
+
+
+@pytest.mark.parametrize("ratio", [2, 4])
+def test_bicubic_skip_untrained_is_torch_bicubic_without_antialias(ratio, monkeypatch):
+    model = Downscaler(ratio, width=8, arch="area", skip="bicubic").eval()
+    x = torch.rand(2, 3, 37, 42)
+    u8 = (x * 255).round().to(torch.uint8)
+    size = output_size(37, 42, ratio)
+    crop = (..., slice(0, size[0] * ratio), slice(0, size[1] * ratio))
+    with torch.no_grad():
+        sharp = F.interpolate(x[crop], size=size, mode="bicubic", antialias=False, align_corners=False)
+        assert torch.equal(model(x), sharp)
+        torch.testing.assert_close(model(u8), F.interpolate(u8[crop].float() / 255, size=size, mode="bicubic",
+                                                            align_corners=False), rtol=0, atol=1e-7)
+    # ratio 2 at an interior pixel: Keys' cubic (a = -0.75) weights -3/32, 19/32, 19/32, -3/32 in each direction
+    ramp = torch.arange(8.0).view(1, 1, 1, 8).expand(1, 3, 8, 8) / 8
+    if ratio == 2:
+        with torch.no_grad():
+            torch.testing.assert_close(model(ramp)[0, 0, 0, 1:3], torch.tensor([2.5, 4.5]) / 8)
+    torch.manual_seed(0)
+    model.train()
+    for _ in range(3):
+        model(torch.rand(4, 3, 32, 32))
+    torch.nn.init.normal_(model.correction.weight, std=0.1)
+    model.eval()
+    monkeypatch.setattr(downscale.model, "STRIP_PIXELS", 2 * 4 * (42 // ratio))  # several strips
+    with torch.no_grad():
+        folded = model(x)
+        model.train()
+        model.features[1].eval()
+        torch.testing.assert_close(folded, model(x), rtol=1e-5, atol=1e-5)
+        model.eval()
+        flat = torch.tensor([0.8, 0.1, 0.3]).view(1, 3, 1, 1).expand(1, 3, 24, 40)
+        torch.testing.assert_close(model(flat), flat[..., : 24 // ratio, : 40 // ratio], rtol=0, atol=1e-6)
+    x.requires_grad_(True)
+    model(x).sum().backward()  # autograd records: the skip and the correction both pass gradients
+    assert x.grad.abs().sum() > 0 and model.correction.weight.grad.abs().sum() > 0
+    assert model.config()["skip"] == "bicubic"

@@ -93,7 +93,8 @@ class TrainConfig(RunConfig):
     downscaler_arch: str = setting("paper", help="layout of E: paper (two 5x5 convs) | unshuffle | area (see "
                                    "model.Downscaler).", choices=("paper", "unshuffle", "area"))
     downscaler_skip: str = setting("mean", help="the area layout's classical resize under the correction: mean "
-                                   "(block mean) | nearest (subsampling).", choices=("mean", "nearest"))
+                                   "(block mean) | nearest (subsampling) | bicubic (without antialias).",
+                                   choices=("mean", "nearest", "bicubic"))
 
     def __post_init__(self):
         choices = {"strategy": STRATEGIES, "student_init": ("teacher", "scratch"), "ratio": (2, 4)}

@@ -28,6 +28,8 @@ from .data import IndexedImageFolder, cache_key, epoch_flips, flip_where, split_
 from .losses import classification, colour_shift, distillation, feature_mapping, moment_matching
 from .nets import ThumbNet, build_student, build_teacher, fm_channels, tap
 
+SKIP_NAMES = {"mean": "area (block mean)", "nearest": "nearest (subsampling)", "bicubic": "bicubic without antialias"}
+
 CL = torch.channels_last
 # fields that do not change the trained weights (may differ between a run and its resume)
 _RESUME_FREE = {"workers", "log_every", "cache", "device"}
@@ -420,7 +422,7 @@ def model_card(cfg: TrainConfig, record: dict) -> str:
         + ". KD targets: the teacher's logits on the full-size image" + (" (and its flip)" if cfg.flip else "")
         + ", computed once and cached.",
         f"- Student init: {'from the teacher' if cfg.student_init == 'teacher' else 'random'}; "
-        f"E: residual over {('nearest (subsampling)' if cfg.downscaler_skip == 'nearest' else 'area (block mean)') if cfg.downscaler_arch == 'area' else 'antialiased bicubic'}, arch `{cfg.downscaler_arch}`, width {cfg.downscaler_width}"
+        f"E: residual over {SKIP_NAMES[cfg.downscaler_skip] if cfg.downscaler_arch == 'area' else 'antialiased bicubic'}, arch `{cfg.downscaler_arch}`, width {cfg.downscaler_width}"
         + ("" if cfg.downscaler == "learned" else " (not used: bicubic baseline)" if cfg.downscaler == "bicubic"
            else f" (not used: the student trains on the fixed E `{cfg.downscaler}`)") + ".",
         f"- AdamW (weight decay {cfg.weight_decay}), one-cycle schedule, peak lr {cfg.lr_student} (S) / "
