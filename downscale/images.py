@@ -169,6 +169,8 @@ def _icc_space(profile: bytes) -> bytes:
 
 def _saveable(img: Image.Image, fmt: str) -> Image.Image:
     modes = _SAVE_MODES.get(fmt)
+    if fmt == "GIF" and img.mode in ("RGBA", "LA", "PA"):
+        return _gif_palette(img)
     if modes is None or img.mode in modes:
         return img
     if img.mode in ("I;16", "I", "F"):  # high bit depth -> 8 bit, scaling instead of clipping
@@ -178,6 +180,26 @@ def _saveable(img: Image.Image, fmt: str) -> Image.Image:
     if has_alpha:
         return img.convert("RGBA") if "RGBA" in modes else _flatten_alpha(img)
     return img.convert("RGB") if "RGB" in modes else img.convert("L")
+
+
+def _gif_palette(img: Image.Image) -> Image.Image:
+    """A palette image for GIF, whose transparency is one palette index: colours quantised to at most
+    255 entries, index 255 for the pixels with alpha below half (Pillow's own RGBA -> P drops it)."""
+    rgba = img.convert("RGBA")
+    rgb = rgba.convert("RGB")
+    exact = rgb.getcolors(255)  # at most 255 colours: keep them exactly (median cut would move them)
+    if exact:
+        palette = [v for _, colour in exact for v in colour]
+        reference = Image.new("P", (1, 1))
+        reference.putpalette(palette + [0] * (768 - len(palette)))
+        out = rgb.quantize(palette=reference, dither=Image.Dither.NONE)
+    else:
+        out = rgb.quantize(255)
+    palette = out.getpalette()[: 255 * 3]
+    out.putpalette(palette + [0] * (768 - len(palette)))
+    out.paste(255, mask=rgba.getchannel("A").point(lambda a: 255 if a < 128 else 0))
+    out.info["transparency"] = 255
+    return out
 
 
 def write_image(

@@ -115,3 +115,17 @@ def test_decompression_bomb_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
     with pytest.raises(ImageReadError, match="big.png: refused: .*MAX_IMAGE_PIXELS"):
         read_image(path)
+
+
+@pytest.mark.parametrize("colours", [3, 4096])
+def test_rgba_to_gif_keeps_transparency_and_few_colours_exactly(tmp_path, colours):
+    rng = np.random.default_rng(0)
+    rgba = np.zeros((16, 64, 4), np.uint8)
+    rgba[..., :3] = rng.integers(0, 256, (16, 64, 3)) if colours > 255 else [[200, 0, 0], [0, 90, 0], [1, 2, 3]][0]
+    rgba[:, 32:, 3] = 255
+    rgba[:, 40:, :3] = [0, 90, 0] if colours <= 255 else rgba[:, 40:, :3]
+    write_image(Image.fromarray(rgba), tmp_path / "t.gif", fmt="GIF")
+    back = np.asarray(Image.open(tmp_path / "t.gif").convert("RGBA"))
+    assert (back[:, :32, 3] == 0).all() and (back[:, 32:, 3] == 255).all()
+    if colours <= 255:
+        assert (back[:, 32:, :3] == rgba[:, 32:, :3]).all()
