@@ -19,12 +19,13 @@ PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "camera")
 
 
 def run_demo(outdir: Path, ratio: int, weights: str | None = None, overwrite: bool = False) -> list[Path]:
-    """Write each photo's learned and bicubic thumbnails and ``comparison.png``; returns the paths.
+    """Write each photo's thumbnails by ``learned_resize`` (label ``downscale``) and Pillow's bicubic, and
+    ``comparison.png``; returns the paths.
 
     ``weights``: a registry name or file; default learned_resize's default for the ratio. Raises
     FileExistsError naming the first file that exists (before writing any) unless ``overwrite``.
     """
-    names = [f"{photo}_{label}_r{ratio}.png" for photo in PHOTOS for label in ("learned", "bicubic")]
+    names = [f"{photo}_{label}_r{ratio}.png" for photo in PHOTOS for label in ("downscale", "bicubic")]
     taken = [outdir / n for n in [*names, f"comparison_r{ratio}.png"] if os.path.lexists(outdir / n)]
     if taken and not overwrite:
         raise FileExistsError(f"{taken[0]} exists ({len(taken)} of the demo's files do); "
@@ -36,16 +37,16 @@ def run_demo(outdir: Path, ratio: int, weights: str | None = None, overwrite: bo
     rows, written = [], []
     for photo in PHOTOS:
         original = Image.fromarray(getattr(data, photo)())
-        learned = learned_resize(original, ratio, weights=name)
-        bicubic = original.resize(learned.size, Image.Resampling.BICUBIC)
-        for label, img in (("learned", learned), ("bicubic", bicubic)):
+        thumb = learned_resize(original, ratio, weights=name)
+        bicubic = original.resize(thumb.size, Image.Resampling.BICUBIC)
+        for label, img in (("downscale", thumb), ("bicubic", bicubic)):
             path = outdir / f"{photo}_{label}_r{ratio}.png"
             write_image(img, path, fmt="PNG", overwrite=True)
             written.append(path)
-        psnr = peak_signal_noise_ratio(np.asarray(bicubic), np.asarray(learned), data_range=255)
-        click.echo(f"{photo:10s} {original.width}x{original.height} -> {learned.width}x{learned.height}  "
-                   f"PSNR(learned vs Pillow bicubic) {psnr:.1f} dB")
-        rows.append((original, bicubic, learned))
+        psnr = peak_signal_noise_ratio(np.asarray(bicubic), np.asarray(thumb), data_range=255)
+        click.echo(f"{photo:10s} {original.width}x{original.height} -> {thumb.width}x{thumb.height}  "
+                   f"PSNR(downscale vs Pillow bicubic) {psnr:.1f} dB")
+        rows.append((original, bicubic, thumb))
     path = outdir / f"comparison_r{ratio}.png"
     write_image(_grid(rows, ratio), path, fmt="PNG", overwrite=True)
     written.append(path)
@@ -54,11 +55,11 @@ def run_demo(outdir: Path, ratio: int, weights: str | None = None, overwrite: bo
 
 
 def _grid(rows, ratio: int) -> Image.Image:
-    """original | bicubic | learned per row; thumbnails enlarged with nearest-neighbour to be seen."""
+    """original | Pillow bicubic | downscale per row; thumbnails enlarged with nearest-neighbour to be seen."""
     cell = 256
     canvas = Image.new("RGB", (3 * cell, 20 + len(rows) * cell), "white")
     draw = ImageDraw.Draw(canvas)
-    for i, title in enumerate(("original", f"bicubic /{ratio}", f"learned /{ratio}")):
+    for i, title in enumerate(("original", f"Pillow bicubic /{ratio}", f"downscale /{ratio}")):
         draw.text((i * cell + 4, 4), title, fill="black")
     for r, images in enumerate(rows):
         for c, img in enumerate(images):

@@ -334,7 +334,8 @@ class _FusedArea(FusedDownscaler):
     def _run(self, x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         if not self.sharp_bicubic:
             return self._convs(x, dtype)
-        skip = sharp_bicubic(_as_float(_blocks(x, self.ratio), dtype), self.ratio)
+        blocks = _blocks(x, self.ratio).contiguous()  # torch's bicubic is faster on NCHW than channels_last
+        skip = sharp_bicubic(blocks.to(dtype).div_(255) if x.dtype == torch.uint8 else blocks.to(dtype), self.ratio)
         if not self._records(x) and not self.w2[:, :-3].any():  # a zero correction: E is the bicubic alone
             return skip.contiguous(memory_format=torch.channels_last)
         return skip + self._convs(x, dtype)  # (the skip channels of the convs carry zero)

@@ -142,8 +142,8 @@ def test_models_lists_the_registry():
 def test_demo_writes_thumbnails_and_comparison(tmp_path):
     result = _run("demo", "-o", tmp_path / "demo")
     assert result.exit_code == 0, result.output
-    assert "frozen-mobilenet_v2-r2-v4 (learned" in result.output  # the default E, named
-    assert Image.open(tmp_path / "demo" / "astronaut_learned_r2.png").size == (256, 256)
+    assert "sharp-bicubic-identity-r2-v0 (NOT learned" in result.output  # the default E, named
+    assert Image.open(tmp_path / "demo" / "astronaut_downscale_r2.png").size == (256, 256)
     assert Image.open(tmp_path / "demo" / "comparison_r2.png").size[0] == 768
     result = _run("demo", "-o", tmp_path / "demo4", "--ratio", 4)
     assert result.exit_code == 0 and "area-identity-r4-v0 (NOT learned" in result.output

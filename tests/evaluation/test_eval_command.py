@@ -65,6 +65,7 @@ def test_eval_all_methods_on_a_tiny_folder(folder, tmp_path):
     torch.manual_seed(0)
     out = tmp_path / "out"
     result = invoke("--data", folder, "--classifier", "mobilenet_v2", "--image-size", 64, "--ratio", "1,2,4",
+                    "--downscaler", "frozen-mobilenet_v2-r2-v4",  # a convolutional E (the default is classical)
                     "--batch-size", 4, "--latency-repeats", 1, "--grid-images", 2, "--out", out)
     assert "## all images (n=6)" in result.output
     res = json.loads((out / "results.json").read_text())

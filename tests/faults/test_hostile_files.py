@@ -362,12 +362,12 @@ def test_demo_never_overwrites_existing_files(tmp_path, monkeypatch):
     monkeypatch.setattr(demo, "PHOTOS", ("camera",))
     out = tmp_path / "demo"
     out.mkdir()
-    (out / "camera_learned_r2.png").write_text("mine")
+    (out / "camera_downscale_r2.png").write_text("mine")
     result = run_cli("demo", "-o", out)
     assert result.exit_code != 0
-    assert "camera_learned_r2.png" in result.output and "exists" in result.output
-    assert (out / "camera_learned_r2.png").read_text() == "mine"
+    assert "camera_downscale_r2.png" in result.output and "exists" in result.output
+    assert (out / "camera_downscale_r2.png").read_text() == "mine"
     assert "Traceback" not in result.output
     result = run_cli("demo", "-o", out, "--overwrite")
     assert result.exit_code == 0, result.output
-    assert Image.open(out / "camera_learned_r2.png").size == (256, 256)
+    assert Image.open(out / "camera_downscale_r2.png").size == (256, 256)
