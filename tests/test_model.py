@@ -200,20 +200,35 @@ def test_inference_computes_in_the_requested_dtype(arch):
         model.train()(u8.float() / 255, torch.bfloat16)
 
 
+SHARP_SKIPS = {"nearest": lambda x, size: F.interpolate(x, size=size, mode="nearest"),
+               "bicubic": lambda x, size: F.interpolate(x, size=size, mode="bicubic", align_corners=False)}
+
+
+@pytest.mark.parametrize("skip", sorted(SHARP_SKIPS))
 @pytest.mark.parametrize("ratio", [2, 4])
-def test_nearest_skip_untrained_is_torch_nearest_and_folds_exactly(ratio, monkeypatch):
-    model = Downscaler(ratio, width=8, arch="area", skip="nearest").eval()
+def test_untrained_sharp_skips_are_torch_resizes_and_fold_exactly(skip, ratio, monkeypatch):
+    model = Downscaler(ratio, width=8, arch="area", skip=skip).eval()
     x = torch.rand(2, 3, 37, 42)
     u8 = (x * 255).round().to(torch.uint8)
     size = output_size(37, 42, ratio)
-    with torch.no_grad():
-        nearest = F.interpolate(x[..., : size[0] * ratio, : size[1] * ratio], size=size, mode="nearest")
-        torch.testing.assert_close(model(x), nearest, rtol=0, atol=0)  # a zero correction: subsampling alone
-        torch.testing.assert_close(model(u8), u8[..., ::ratio, ::ratio][..., : size[0], : size[1]].float() / 255,
-                                   rtol=0, atol=1e-7)
+    crop = (..., slice(0, size[0] * ratio), slice(0, size[1] * ratio))
+    with torch.no_grad():  # a zero correction: the torch resize alone (nearest = each block's top-left pixel)
+        assert torch.equal(model(x), SHARP_SKIPS[skip](x[crop], size))
+        torch.testing.assert_close(model(u8), SHARP_SKIPS[skip](u8[crop].float() / 255, size), rtol=0, atol=1e-7)
     _check_a_trained_skip_layout(model, x, ratio, monkeypatch)
-    assert model.config() == {"ratio": ratio, "width": 8, "arch": "area", "skip": "nearest"}
+    x.requires_grad_(True)
+    model(x).sum().backward()  # autograd records: the skip and the correction both pass gradients
+    assert x.grad.abs().sum() > 0 and model.correction.weight.grad.abs().sum() > 0
+    assert model.config() == {"ratio": ratio, "width": 8, "arch": "area", "skip": skip}
     assert "skip" not in Downscaler(ratio, arch="area").config()  # older weight files load unchanged
+
+
+def test_bicubic_skip_weights_at_an_interior_pixel():
+    # ratio 2: Keys' cubic (a = -0.75) weights -3/32, 19/32, 19/32, -3/32 around each output pixel's centre
+    ramp = torch.arange(8.0).view(1, 1, 1, 8).expand(1, 3, 8, 8) / 8
+    with torch.no_grad():
+        out = Downscaler(2, width=8, arch="area", skip="bicubic").eval()(ramp)
+    torch.testing.assert_close(out[0, 0, 0, 1:3], torch.tensor([2.5, 4.5]) / 8)
 
 
 def test_nearest_skip_needs_the_area_layout():
@@ -310,30 +325,6 @@ def test_eval_forward_still_trains_the_live_parameters(arch, skip, layout, keys)
     x.grad = None
     fused(x).square().sum().backward()  # the snapshot: gradients reach the input, not E
     assert torch.equal(x.grad, grad)
-
-
-@pytest.mark.parametrize("ratio", [2, 4])
-def test_bicubic_skip_untrained_is_torch_bicubic_without_antialias(ratio, monkeypatch):
-    model = Downscaler(ratio, width=8, arch="area", skip="bicubic").eval()
-    x = torch.rand(2, 3, 37, 42)
-    u8 = (x * 255).round().to(torch.uint8)
-    size = output_size(37, 42, ratio)
-    crop = (..., slice(0, size[0] * ratio), slice(0, size[1] * ratio))
-    with torch.no_grad():
-        sharp = F.interpolate(x[crop], size=size, mode="bicubic", antialias=False, align_corners=False)
-        assert torch.equal(model(x), sharp)
-        torch.testing.assert_close(model(u8), F.interpolate(u8[crop].float() / 255, size=size, mode="bicubic",
-                                                            align_corners=False), rtol=0, atol=1e-7)
-    # ratio 2 at an interior pixel: Keys' cubic (a = -0.75) weights -3/32, 19/32, 19/32, -3/32 in each direction
-    ramp = torch.arange(8.0).view(1, 1, 1, 8).expand(1, 3, 8, 8) / 8
-    if ratio == 2:
-        with torch.no_grad():
-            torch.testing.assert_close(model(ramp)[0, 0, 0, 1:3], torch.tensor([2.5, 4.5]) / 8)
-    _check_a_trained_skip_layout(model, x, ratio, monkeypatch)
-    x.requires_grad_(True)
-    model(x).sum().backward()  # autograd records: the skip and the correction both pass gradients
-    assert x.grad.abs().sum() > 0 and model.correction.weight.grad.abs().sum() > 0
-    assert model.config()["skip"] == "bicubic"
 
 
 def _check_a_trained_skip_layout(model, x, ratio, monkeypatch):
