@@ -4,8 +4,8 @@
     python experiments/release.py drnet RUN_DIR NAME --card drnet-vN.md [--predictor predictor-t0.55.pt ...]
 
 ``thumbnet`` (a ``downscale train`` run): a run with a learned E releases E as NAME (and its student as
---student-name, by default NAME with "thumbnet-" replaced by "student-"); a bicubic-baseline run
-releases its student as NAME. The run's card is copied as pretrained/NAME.md. --default makes E the
+--student-name, by default NAME with "thumbnet-" replaced by "student-"); a run on bicubic or on a
+fixed E's thumbnails releases its student as NAME (paired with that E). The run's card is copied as pretrained/NAME.md. --default makes E the
 default of learned_resize for its ratio.
 
 ``drnet`` (a ``downscale train-dynamic`` run): the multi-resolution classifier as NAME-student (copied
@@ -111,8 +111,10 @@ def thumbnet(run_dir: Path, name: str, student_name: str | None, make_default: b
         sname = (student_name or name.replace("thumbnet-", "student-", 1)) if has_e else name
         if sname in (n for n, _, _ in releases):
             raise click.UsageError("pass --student-name: the student needs its own name")
-        pairs = name if has_e else "bicubic (antialiased, no E)"
-        what = "student on E's thumbnails" if has_e else "baseline student on bicubic thumbnails"
+        fixed = cfg["downscaler"] not in ("learned", "bicubic")  # a fixed E (registry name or file)
+        pairs = name if has_e else cfg["downscaler"] if fixed else "bicubic (antialiased, no E)"
+        what = ("student on E's thumbnails" if has_e else f"student on {cfg['downscaler']}'s thumbnails" if fixed
+                else "baseline student on bicubic thumbnails")
         releases.append((sname, "student.pt", {"kind": "student", **common, "downscaler": pairs,
                                                "summary": _summary(run, what)}))
     if make_default and not has_e:
