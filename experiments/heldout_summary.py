@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 from downscale.evaluation.methods import CLASSICAL
+from downscale.evaluation.runner import best_classical
 
 
 def rows_of(path: Path, ratio: float) -> dict:
@@ -42,7 +43,7 @@ def main() -> None:
             classical = {m: r for m, r in base.items() if m in CLASSICAL}
             if not classical:
                 continue
-            best = max(classical, key=lambda m: (classical[m]["top1"], -CLASSICAL.index(m)))
+            best = best_classical({m: r["top1"] for m, r in classical.items()})
             cells = []
             for table in tables:
                 e = table.get(view, {}).get("learned")

@@ -33,6 +33,9 @@ class _Fit:
         return img if tuple(img.shape[-2:]) == (self.size, self.size) else self.resize(img)
 
 
+IMG_EXTENSIONS = torchvision.datasets.folder.IMG_EXTENSIONS
+
+
 class PhotoFolder(torch.utils.data.Dataset):
     """Every image file under ``root`` (recursive, sorted), unlabelled (target -1), as ``(image, -1)``;
     ``classes`` is empty. For label-free evaluation (agreement) on any folder of photos."""
@@ -48,9 +51,6 @@ class PhotoFolder(torch.utils.data.Dataset):
 
     def __getitem__(self, i: int):
         return self.transform(torchvision.datasets.folder.pil_loader(self.samples[i][0])), -1
-
-
-IMG_EXTENSIONS = torchvision.datasets.folder.IMG_EXTENSIONS
 
 
 def image_folder(root: str | Path, image_size: int = 224, labelled: bool = True) -> torch.utils.data.Dataset:
