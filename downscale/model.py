@@ -335,7 +335,7 @@ class _FusedArea(FusedDownscaler):
         if not self.sharp_bicubic:
             return self._convs(x, dtype)
         blocks = _blocks(x, self.ratio).contiguous()  # torch's bicubic is faster on NCHW than channels_last
-        skip = sharp_bicubic(blocks.to(dtype).div_(255) if x.dtype == torch.uint8 else blocks.to(dtype), self.ratio)
+        skip = sharp_bicubic(_as_float(blocks, dtype), self.ratio)
         if not self._records(x) and not self.w2[:, :-3].any():  # a zero correction: E is the bicubic alone
             return skip.contiguous(memory_format=torch.channels_last)
         return skip + self._convs(x, dtype)  # (the skip channels of the convs carry zero)
@@ -396,7 +396,7 @@ def sharp_bicubic(x: torch.Tensor, ratio: int) -> torch.Tensor:
 
 
 def _as_float(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    return x.to(dtype) / 255 if x.dtype == torch.uint8 else x.to(dtype)
+    return x.to(dtype).div_(255) if x.dtype == torch.uint8 else x.to(dtype)  # (uint8: .to made a copy)
 
 
 def _blocks(x: torch.Tensor, ratio: int) -> torch.Tensor:
