@@ -13,7 +13,7 @@ import argparse
 import json
 from pathlib import Path
 
-from downscale.evaluation.methods import CLASSICAL
+from downscale.methods import CLASSICAL
 from downscale.evaluation.runner import best_classical
 
 

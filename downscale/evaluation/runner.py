@@ -15,7 +15,7 @@ from torchvision.transforms import v2
 
 from ..model import Downscaler, output_size
 from .cost import flops, median_time
-from .methods import CLASSICAL, FULL, REFERENCE, thumbnail
+from ..methods import CLASSICAL, FULL, REFERENCE, thumbnail
 from .quality import thumbnail_quality
 from .stats import discordant, mcnemar_exact, wilson_interval
 

@@ -10,7 +10,7 @@ from skimage import data as skdata
 
 from downscale.classifiers import Classifier
 from downscale.cli import main
-from downscale.evaluation.methods import METHODS
+from downscale.methods import METHODS
 from downscale.model import Downscaler
 from downscale.pretrained import save_weights
 

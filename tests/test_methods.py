@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from downscale.evaluation.methods import CLASSICAL, METHODS, thumbnail
+from downscale.methods import CLASSICAL, METHODS, thumbnail
 from downscale.model import Downscaler
 
 

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from ..model import Downscaler, output_size
+from .model import Downscaler, output_size
 
 CLASSICAL = ("nearest", "bilinear", "bilinear_aa", "bicubic", "bicubic_aa", "area", "lanczos", "pil_bicubic")
 METHODS = ("learned", *CLASSICAL)
