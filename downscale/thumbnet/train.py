@@ -407,8 +407,8 @@ def export(net: ThumbNet, cfg: TrainConfig, record: dict) -> None:
     if cfg.downscaler == "learned":
         record["downscaler_sha256"] = save_weights(net.downscaler, out / "downscaler.pt", **common)
     if not cfg.freeze_classifier:
-        record["student_sha256"] = save_weights(net.classifier, out / "student.pt", **common,
-                                                downscaler=cfg.downscaler)
+        fixed = {"thumbnails": cfg.downscaler} if cfg.downscaler in CLASSICAL else {"downscaler": cfg.downscaler}
+        record["student_sha256"] = save_weights(net.classifier, out / "student.pt", **common, **fixed)
     (out / "run.json").write_text(json.dumps(record, indent=2) + "\n")
     (out / "card.md").write_text(model_card(cfg, record))
 

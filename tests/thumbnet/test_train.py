@@ -100,7 +100,7 @@ def test_resume_refuses_changed_options(tiny_config, tmp_path):
 def test_classical_baseline_and_frozen_classifier(tiny_config, tmp_path):
     train(tiny_config(out=str(tmp_path / "bicubic"), downscaler="bicubic_aa"), echo=lambda *a: None)
     assert not (tmp_path / "bicubic" / "downscaler.pt").exists()
-    assert load_weights(tmp_path / "bicubic" / "student.pt")["downscaler"] == "bicubic_aa"
+    assert load_weights(tmp_path / "bicubic" / "student.pt")["thumbnails"] == "bicubic_aa"
     record = train(tiny_config(out=str(tmp_path / "frozen"), freeze_classifier=True, tau=1.0),
                    echo=lambda *a: None)
     assert not (tmp_path / "frozen" / "student.pt").exists()
@@ -231,7 +231,7 @@ def test_fixed_classical_thumbnails_are_cached_and_flip_with_the_image(tiny_conf
     assert all(0 <= e["holdout_top1"] <= 1 for e in record["history"])
     assert "top1_teacher_on_thumbnails" in record["holdout"] and "top1_teacher_bicubic" not in record["holdout"]
     student = load_classifier(tmp_path / "area" / "student.pt")
-    assert student.upscale == 1.5 and load_weights(tmp_path / "area" / "student.pt")["downscaler"] == "area"
+    assert student.upscale == 1.5 and load_weights(tmp_path / "area" / "student.pt")["thumbnails"] == "area"
     card = (tmp_path / "area" / "card.md").read_text()
     assert "fixed `area` thumbnails" in card and "enlarges each thumbnail 1.5x" in card and "| 2 | distill |" in card
     # the same thumbnails are read back, not recomputed
