@@ -22,6 +22,9 @@ import torch
 from .errors import WeightsError
 from .model import Downscaler
 
+__all__ = ["MODELS_INSTALL", "list_pretrained", "default_weights", "load_downscaler", "load_weights", "load_module",
+           "save_weights", "resolve", "is_installed", "sha256", "weights_dir", "models_dir"]
+
 WEIGHTS_PACKAGE = "downscale.weights"
 MODELS_PACKAGE = "downscale_models"
 MODELS_INSTALL = "pip install ./models"  # run in the root of a downscale repository checkout
@@ -153,12 +156,14 @@ def load_weights(name_or_path: str | os.PathLike) -> dict:
 
 def load_module(cls: type[torch.nn.Module], name_or_path: str | os.PathLike,
                 device: str | torch.device | None = None) -> torch.nn.Module:
-    """``cls(**config)`` with the file's state_dict loaded strictly, in eval mode on ``device``."""
+    """``cls.from_config(config)`` (where ``cls`` has one, else ``cls(**config)``) with the file's state_dict
+    loaded strictly, in eval mode on ``device``."""
     payload = load_weights(name_or_path)
     state = payload["state_dict"]
+    build = getattr(cls, "from_config", None) or (lambda config: cls(**config))
     try:
         with torch.device("meta"):  # shapes first, with no memory: a config can ask for any width
-            expected = {k: tuple(v.shape) for k, v in cls(**payload["config"]).state_dict().items()}
+            expected = {k: tuple(v.shape) for k, v in build(payload["config"]).state_dict().items()}
         found = {k: tuple(v.shape) if isinstance(v, torch.Tensor) else v for k, v in state.items()}
         if found != expected:
             wrong = sorted(k for k in expected.keys() | found.keys() if expected.get(k) != found.get(k))
@@ -167,7 +172,7 @@ def load_module(cls: type[torch.nn.Module], name_or_path: str | os.PathLike,
         bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
         if bad:
             raise ValueError(f"{', '.join(bad)}: values not finite (NaN or infinity); the file is damaged")
-        model = cls(**payload["config"])
+        model = build(payload["config"])
         model.load_state_dict(state, strict=True)
     except (TypeError, ValueError, RuntimeError, KeyError, AttributeError) as exc:
         raise WeightsError(f"{name_or_path}: not a {cls.__name__} state_dict ({str(exc)[:300]})") from exc

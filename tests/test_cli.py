@@ -1,6 +1,5 @@
 import hashlib
 import os
-import platform
 import re
 import subprocess
 import sys
@@ -183,25 +182,3 @@ def test_ratio_auto_reports_the_chosen_ratios(photo_tree, tmp_path, monkeypatch)
     assert Image.open(out / "a.png").size == (128, 128)
     result = _run("convert", photo_tree / "a.png", "-o", out, "--ratio", "auto", "--method", "bicubic")
     assert result.exit_code == 2 and "--ratio auto needs --method learned" in result.output
-
-
-_PAGE_FAULTS = """
-import resource, sys, torch
-if sys.argv[1] == "keep":
-    from downscale.cli import keep_freed_memory
-    assert keep_freed_memory()
-faults = []
-for _ in range(20):  # what a training step does: allocate, touch and free a large activation
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    torch.empty(16 << 20).fill_(1.0)  # 64 MB
-    faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
-print(sum(faults[10:]))  # after the heap has settled (the first few grow it)
-"""
-
-
-@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt thresholds are glibc's")
-def test_compute_commands_keep_freed_memory_instead_of_refaulting_it():
-    faults = {mode: int(subprocess.run([sys.executable, "-c", _PAGE_FAULTS, mode], capture_output=True, text=True,
-                                       check=True).stdout) for mode in ("default", "keep")}
-    assert faults["default"] > 10 * (64 << 20) // 4096 // 2  # about a fault per page, every time
-    assert faults["keep"] < faults["default"] / 20
