@@ -68,20 +68,26 @@ def main(ctx):
 
 
 @main.command()
-def models():
-    """List the registered pretrained weights."""
-    from .pretrained import MODELS_INSTALL, default_weights, is_installed, list_pretrained
+@click.option("--all", "show_all", is_flag=True, help="Also list superseded weights (replaced by a newer release).")
+def models(show_all):
+    """List the registered pretrained weights: the current ones, defaults marked."""
+    from .pretrained import MODELS_INSTALL, default_weights, is_installed, list_pretrained, superseded_by
 
     defaults = {default_weights(r) for r in (2, 4, "auto")}
     missing = False
-    for name, meta in list_pretrained(kind=None).items():
+    listed = list_pretrained(kind=None, all=show_all)
+    for name, meta in listed.items():
         mark = "*" if name in defaults else " " if is_installed(name) else "-"
         missing |= mark == "-"
-        notes = [f"superseded by {meta['superseded_by']}"] if meta.get("superseded_by") else []
+        newer = superseded_by(name)
+        notes = [f"superseded by {newer}"] if newer else []
         notes.append(meta.get("summary", ""))
         click.echo(f"{mark} {name:46s} {meta['kind']:20s} ratio {meta['ratio']}  {'; '.join(notes)}")
     click.echo("(* = default of learned_resize for that ratio"
                + (f"; - = not installed: students and superseded weights, {MODELS_INSTALL})" if missing else ")"))
+    hidden = len(list_pretrained(kind=None, all=True)) - len(listed)
+    if hidden:
+        click.echo(f"({hidden} superseded weights not shown; --all lists them)")
 
 
 def _parse_shard(ctx, param, value):

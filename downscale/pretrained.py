@@ -14,6 +14,7 @@ import functools
 import hashlib
 import json
 import os
+import re
 from importlib import resources
 from pathlib import Path
 
@@ -22,8 +23,8 @@ import torch
 from .errors import WeightsError
 from .model import Downscaler
 
-__all__ = ["MODELS_INSTALL", "list_pretrained", "default_weights", "load_downscaler", "load_weights", "load_module",
-           "save_weights", "resolve", "is_installed", "sha256", "weights_dir", "models_dir"]
+__all__ = ["MODELS_INSTALL", "list_pretrained", "superseded_by", "default_weights", "load_downscaler", "load_weights",
+           "load_module", "save_weights", "resolve", "is_installed", "sha256", "weights_dir", "models_dir"]
 
 WEIGHTS_PACKAGE = "downscale.weights"
 MODELS_PACKAGE = "downscale_models"
@@ -77,10 +78,36 @@ def _registry() -> dict:
         return json.load(f)
 
 
-def list_pretrained(kind: str | None = "downscaler") -> dict[str, dict]:
-    """Registry entries by name (``kind=None`` lists students and other kinds too), installed or not."""
+def list_pretrained(kind: str | None = "downscaler", all: bool = False) -> dict[str, dict]:
+    """Registry entries by name, installed or not: the current releases of ``kind`` (``kind=None``:
+    students and the other kinds too); ``all=True`` adds the superseded ones (see ``superseded_by``).
+
+    Example:
+        >>> "sharp-bicubic-identity-r2-v0" in list_pretrained()
+        True
+    """
     models = _registry()["models"]
-    return {name: meta for name, meta in models.items() if kind is None or meta["kind"] == kind}
+    return {name: meta for name, meta in models.items()
+            if (kind is None or meta["kind"] == kind) and (all or superseded_by(name) is None)}
+
+
+def superseded_by(name: str) -> str | None:
+    """The release that replaces the registered ``name``, or None for a current one: the entry's
+    ``superseded_by``, else the newest later version of the same name (``...-v1-...`` -> ``...-v2-...``:
+    a new training run is released under a new version, never over the old file)."""
+    models = _registry()["models"]
+    if models[name].get("superseded_by"):
+        return models[name]["superseded_by"]
+    prefix, version, suffix = _version(name)
+    later = [(v, other) for other in models for p, v, s in [_version(other)]
+             if (p, s) == (prefix, suffix) and v > version]
+    return max(later)[1] if later else None
+
+
+def _version(name: str) -> tuple[str, int, str]:
+    """``(before, N, after)`` of the last ``-vN`` in ``name`` (``(name, -1, "")`` without one)."""
+    match = re.fullmatch(r"(.*-v)(\d+)(.*)", name)
+    return (match[1], int(match[2]), match[3]) if match else (name, -1, "")
 
 
 def default_weights(ratio: int) -> str:

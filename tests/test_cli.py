@@ -131,11 +131,26 @@ def test_parallel_jobs_give_the_same_bytes(tmp_path, astronaut):
         assert (tmp_path / "one" / f"{i}.png").read_bytes() == (tmp_path / "two" / f"{i}.png").read_bytes()
 
 
-def test_models_lists_the_registry():
+def test_models_lists_the_current_weights_defaults_marked():
+    from downscale.pretrained import default_weights
+
     result = _run("models")
     assert result.exit_code == 0 and "bicubic-identity-r4-v0" in result.output
+    lines = result.output.splitlines()
+    hidden = ("frozen-mobilenet_v2-r2-v3 ", "thumbnet-mobilenet_v2-imagenette-r4-v1 ", "drnet-mobilenet_v2-imagenette-v1-t0.45")
+    assert not any(name in result.output for name in (*hidden, "superseded by"))
+    for ratio in (2, 4, "auto"):
+        assert next(line for line in lines if f" {default_weights(ratio)} " in line).startswith("* ")
+    assert lines[-1] == "(9 superseded weights not shown; --all lists them)"
+
+
+def test_models_all_lists_the_superseded_too():
+    result = _run("models", "--all")
+    assert result.exit_code == 0 and "not shown" not in result.output
     line = next(l for l in result.output.splitlines() if " frozen-mobilenet_v2-r2-v3 " in l)
     assert "superseded by frozen-mobilenet_v2-r2-v4" in line
+    line = next(l for l in result.output.splitlines() if " thumbnet-mobilenet_v2-imagenette-r4-v1 " in l)
+    assert "superseded by thumbnet-mobilenet_v2-imagenette-r4-v2" in line  # a later version of the same name
 
 
 def test_demo_writes_thumbnails_and_comparison(tmp_path):
