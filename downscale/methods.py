@@ -22,6 +22,8 @@ from PIL import Image
 
 from .model import Downscaler, output_size
 
+__all__ = ["CLASSICAL", "METHODS", "REFERENCE", "FULL", "check_methods", "thumbnail"]
+
 CLASSICAL = ("nearest", "bilinear", "bilinear_aa", "bicubic", "bicubic_aa", "area", "lanczos", "pil_bicubic")
 METHODS = ("learned", *CLASSICAL)
 REFERENCE = "bicubic_aa"  # the reference of the quality columns (PSNR, SSIM, colour shift)

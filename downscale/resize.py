@@ -21,6 +21,8 @@ from .errors import ImageTooSmallError, InvalidArgumentError, UnsupportedImageEr
 from .model import TRAINED_RATIOS, Downscaler, bicubic, output_size
 from .pretrained import default_weights, load_downscaler
 
+__all__ = ["Weights", "TILE", "learned_resize", "apply_tiled", "check_size", "check_ratio", "target_size", "kept_size"]
+
 ImageT = TypeVar("ImageT", Image.Image, np.ndarray, torch.Tensor)
 Weights = str | os.PathLike | Downscaler | None
 

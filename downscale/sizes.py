@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+__all__ = ["output_size"]
+
 
 def output_size(height: int, width: int, ratio: float) -> tuple[int, int]:
     """Thumbnail size for an image of ``height x width`` reduced ``ratio`` times per side.

@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from PIL import Image
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
-from torchvision.transforms.v2._utils import query_size
 
 from .resize import Weights, check_ratio, check_size, kept_size, learned_resize, target_size
+
+__all__ = ["LearnedResize"]
 
 
 class LearnedResize(v2.Transform):
@@ -32,7 +34,7 @@ class LearnedResize(v2.Transform):
         self.weights, self.device = weights, device
 
     def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
-        height, width = query_size(flat_inputs)
+        height, width = _query_size(flat_inputs)
         size, _ = target_size(height, width, self.ratio, self.size)
         return {"size": size, "kept": kept_size(height, width, size, self.weights)}
 
@@ -47,3 +49,23 @@ class LearnedResize(v2.Transform):
     def extra_repr(self) -> str:
         what = f"size={self.size}" if self.size is not None else f"ratio={self.ratio}"
         return f"{what}, weights={self.weights!r}"
+
+
+_SIZED = (Image.Image, tv_tensors.Image, tv_tensors.Video, tv_tensors.Mask, tv_tensors.BoundingBoxes,
+          tv_tensors.KeyPoints)
+
+
+def _query_size(flat_inputs: list[Any]) -> tuple[int, int]:
+    """The ``(height, width)`` shared by the sample's images, videos, masks, boxes, keypoints and plain
+    tensors (torchvision's own rule for v2 transforms, with its public ``get_size``). Raises TypeError
+    if the sample holds none of them, ValueError if they disagree."""
+    sizes = {tuple(F.get_size(inpt)) for inpt in flat_inputs if isinstance(inpt, _SIZED) or _is_plain_tensor(inpt)}
+    if not sizes:
+        raise TypeError("No image, video, mask, bounding box or keypoints were found in the sample")
+    if len(sizes) > 1:
+        raise ValueError(f"Found multiple HxW dimensions in the sample: {', '.join(map(str, sorted(sizes)))}")
+    return sizes.pop()
+
+
+def _is_plain_tensor(inpt: Any) -> bool:
+    return isinstance(inpt, torch.Tensor) and not isinstance(inpt, tv_tensors.TVTensor)

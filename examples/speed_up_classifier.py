@@ -66,8 +66,8 @@ def main():
     student = args.student or next((name for name, m in list_pretrained(kind="student").items()
                                     if m["ratio"] == args.ratio), None)
     if student:
-        own = list_pretrained(kind=None).get(student, {}).get("downscaler")
-        if own not in list_pretrained(kind="downscaler"):  # a baseline student trained on bicubic
+        own = list_pretrained(kind=None, all=True).get(student, {}).get("downscaler")
+        if own not in list_pretrained(kind="downscaler", all=True):  # a baseline student trained on bicubic
             own = "bicubic"
         model = load_classifier(student).to(memory_format=torch.channels_last)
         resize = ((lambda x: torch.nn.functional.interpolate(x, scale_factor=1 / args.ratio, mode="bicubic",

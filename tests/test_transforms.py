@@ -65,3 +65,21 @@ def test_works_in_a_dataloader_with_workers():
 
 def test_repr_says_what_it_does():
     assert "ratio=4" in repr(LearnedResize(4)) and "size=(8, 8)" in repr(LearnedResize(size=(8, 8)))
+
+
+def test_uses_no_private_torchvision_module():
+    import ast
+    import inspect
+
+    import downscale.transforms
+
+    tree = ast.parse(inspect.getsource(downscale.transforms))
+    modules = [node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module]
+    assert [m for m in modules if m.startswith("torchvision") and "._" in m] == []
+
+
+def test_sizes_that_disagree_or_are_missing_are_refused_as_torchvision_does():
+    with pytest.raises(ValueError, match="multiple HxW"):
+        LearnedResize(2)({"image": tv_tensors.Image(torch.rand(3, 8, 8)), "mask": tv_tensors.Mask(torch.zeros(6, 6))})
+    with pytest.raises(TypeError, match="No image"):
+        LearnedResize(2)({"label": 7})
