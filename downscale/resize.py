@@ -94,7 +94,7 @@ def learned_resize(
     Raises:
         InvalidArgumentError: ratio not a number >= 1 or "auto", ratio and size both given, size
             not two integers within the image, fov not in (0, 1] or a box not within the image, a crop
-            smaller than the thumbnail, a device torch cannot use, a non-float ``dtype``.
+            smaller than the thumbnail, fov with ratio "auto", a device torch cannot use, a non-float ``dtype``.
         ImageTooSmallError: the image has fewer than ``ratio`` pixels on a side.
         UnsupportedImageError: an input type, shape, dtype or mode not listed above.
         WeightsError: weights that cannot be loaded, or that reduce by more than asked.
@@ -106,6 +106,9 @@ def learned_resize(
     size = check_size(size)
     ratio = check_ratio(ratio, size, auto=True)
     fov = check_fov(fov)
+    if ratio == "auto" and fov != 1:
+        raise InvalidArgumentError(f"fov={fov!r} needs a fixed ratio: 'auto' may pick ratio 1, where the crop "
+                                   "would be enlarged")
     x, restore = _to_batch(img)
     height, width = x.shape[-2:]
     device = _device(device, img)

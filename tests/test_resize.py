@@ -274,3 +274,5 @@ def test_fov_errors_name_the_argument(fov, message):
 
     with pytest.raises(InvalidArgumentError, match=message):
         learned_resize(torch.rand(3, 8, 8), 2, fov=fov)
+    with pytest.raises(InvalidArgumentError, match="fov=0.5 needs a fixed ratio"):
+        learned_resize(torch.rand(3, 8, 8), "auto", fov=0.5)
