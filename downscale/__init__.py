@@ -4,21 +4,34 @@
 >>> thumb = learned_resize(pil_image, ratio=4)   # same type back: PIL, ndarray or tensor
 
 Names are imported on first use, so ``import downscale`` (and file-only commands such as
-``downscale convert --method bicubic``) does not pay for importing torch.
+``downscale convert --method bicubic``) does not pay for importing torch. Every error raised on
+purpose is a ``DownscaleError``.
 """
 
+from __future__ import annotations
+
 import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # what type checkers and IDEs see; at run time the names load lazily (below)
+    from .errors import DownscaleError
+    from .model import Downscaler
+    from .pretrained import list_pretrained, load_downscaler
+    from .resize import learned_resize
+    from .transforms import LearnedResize
 
 __version__ = "0.1.0"
 
 _EXPORTS = {
+    "DownscaleError": "errors",
     "Downscaler": "model",
     "LearnedResize": "transforms",
     "learned_resize": "resize",
     "list_pretrained": "pretrained",
     "load_downscaler": "pretrained",
 }
-__all__ = [*_EXPORTS, "__version__"]
+__all__ = ["DownscaleError", "Downscaler", "LearnedResize", "learned_resize", "list_pretrained", "load_downscaler",
+           "__version__"]
 
 
 def __getattr__(name: str):

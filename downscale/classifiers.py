@@ -13,6 +13,9 @@ from torch import nn
 
 from .errors import WeightsError
 
+__all__ = ["NORMALIZATIONS", "IMAGENET_WNIDS", "EXTERNAL", "Classifier", "build_classifier", "load_classifier",
+           "class_indices", "default_normalize"]
+
 # name -> (mean, std) applied to RGB in [0, 1]
 NORMALIZATIONS = {
     "imagenet": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),

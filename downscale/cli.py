@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import importlib
 import math
 import os
@@ -63,41 +62,32 @@ class LazyGroup(click.Group):
 def main(ctx):
     """Shrink images the way a classifier needs them shrunk (ThumbNet learned downscaling)."""
     if ctx.invoked_subcommand in ctx.command.lazy_subcommands:  # the networks' training and timing
+        from .memory import keep_freed_memory
+
         keep_freed_memory()
 
 
-def keep_freed_memory() -> bool:
-    """Make glibc's malloc keep freed memory for reuse instead of returning it to the system.
-
-    PyTorch on CPU frees and re-allocates activation buffers of tens of MB at every step. By default
-    glibc serves each from fresh pages (mmap, or a heap it trimmed), so every 4 KB is a page fault the
-    kernel must zero: a third to a half of a MobileNetV2 forward at batch 64. With both thresholds at
-    1 GiB the process keeps its peak heap and reuses it. Process-wide, so only the compute commands
-    call it (not ``convert``, whose memory bound matters more). Returns False where it cannot (not glibc).
-    """
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError, TypeError):  # no mallopt (macOS), no C library by that name (Windows)
-        return False
-    m_trim_threshold, m_mmap_threshold = -1, -3  # <malloc.h>
-    return bool(mallopt(m_mmap_threshold, 1 << 30)) and bool(mallopt(m_trim_threshold, 1 << 30))
-
-
 @main.command()
-def models():
-    """List the registered pretrained weights."""
-    from .pretrained import MODELS_INSTALL, default_weights, is_installed, list_pretrained
+@click.option("--all", "show_all", is_flag=True, help="Also list superseded weights (replaced by a newer release).")
+def models(show_all):
+    """List the registered pretrained weights: the current ones, defaults marked."""
+    from .pretrained import MODELS_INSTALL, default_weights, is_installed, list_pretrained, superseded_by
 
     defaults = {default_weights(r) for r in (2, 4, "auto")}
     missing = False
-    for name, meta in list_pretrained(kind=None).items():
+    listed = list_pretrained(kind=None, all=show_all)
+    for name, meta in listed.items():
         mark = "*" if name in defaults else " " if is_installed(name) else "-"
         missing |= mark == "-"
-        notes = [f"superseded by {meta['superseded_by']}"] if meta.get("superseded_by") else []
+        newer = superseded_by(name)
+        notes = [f"superseded by {newer}"] if newer else []
         notes.append(meta.get("summary", ""))
         click.echo(f"{mark} {name:46s} {meta['kind']:20s} ratio {meta['ratio']}  {'; '.join(notes)}")
     click.echo("(* = default of learned_resize for that ratio"
                + (f"; - = not installed: students and superseded weights, {MODELS_INSTALL})" if missing else ")"))
+    hidden = len(list_pretrained(kind=None, all=True)) - len(listed)
+    if hidden:
+        click.echo(f"({hidden} superseded weights not shown; --all lists them)")
 
 
 def _parse_shard(ctx, param, value):

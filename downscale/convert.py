@@ -18,6 +18,8 @@ from .images import (FORMAT_SUFFIX, IMAGE_SUFFIXES, MULTI_FRAME_FORMATS, Frames,
                      write_image)
 from .sizes import fov_box, output_size
 
+__all__ = ["Options", "Task", "Result", "find_images", "plan", "thumbnail", "convert_one", "convert_batch"]
+
 
 BATCH_PIXELS = 512 * 512  # RGB images up to this size that share a size are resized in one call of E
 DRAFT_GAP = 2  # bicubic from a JPEG decoded at a reduced scale still reduces by at least this (Pillow's thumbnail)

@@ -32,7 +32,7 @@ def run_demo(outdir: Path, ratio: int, weights: str | None = None, overwrite: bo
                               "use --overwrite to replace them, or another -o")
     outdir.mkdir(parents=True, exist_ok=True)
     name = weights or default_weights(ratio)
-    meta = list_pretrained().get(name, {})
+    meta = list_pretrained(all=True).get(name, {})
     click.echo(f"downscaler: {name} ({'learned' if meta.get('learned') else 'NOT learned'}: {meta.get('summary', '')})")
     rows, written = [], []
     for photo in PHOTOS:

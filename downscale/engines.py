@@ -20,6 +20,8 @@ from pathlib import Path
 
 from .convert import Options, Result, Task, convert_batch
 
+__all__ = ["on_device", "convert_chunk", "load_learned", "run_local", "run_ray", "RayConverter"]
+
 # Files per chunk: many small files share a call of E, large photos stay fine-grained enough to balance
 # the workers; on a GPU, chunks are batches of the decoder, E and the encoder, so larger.
 CHUNK_FILES, CHUNK_BYTES = 16, 2 << 20

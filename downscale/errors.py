@@ -1,5 +1,8 @@
 """The exceptions `downscale` raises; each message names the argument or file and how to fix it."""
 
+__all__ = ["DownscaleError", "UnsupportedImageError", "ImageTooSmallError", "WeightsError", "ImageReadError",
+           "InvalidArgumentError"]
+
 
 class DownscaleError(Exception):
     """Base class of every error raised on purpose by `downscale`."""

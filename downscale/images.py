@@ -15,6 +15,9 @@ from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 
 from .errors import ImageReadError
 
+__all__ = ["IMAGE_SUFFIXES", "FORMAT_SUFFIX", "MULTI_FRAME_FORMATS", "Frames", "read_image", "read_image_reduced",
+           "read_frames", "write_image", "write_atomic"]
+
 # Suffixes `downscale convert` picks up in folders (files named on the command line are always tried).
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".apng", ".webp", ".bmp", ".tif", ".tiff", ".gif",
                   ".ppm", ".pgm", ".pbm", ".avif", ".jp2", ".j2k"}

@@ -25,6 +25,8 @@ from PIL import Image
 from .convert import Options, Result, Task, _settled, _store, convert_batch
 from .images import write_atomic, write_image
 
+__all__ = ["decode_jpegs", "encode_jpegs", "with_icc", "upright", "convert_jpegs"]
+
 _SOI = b"\xff\xd8"
 _ICC_MARKER = b"ICC_PROFILE\x00"
 _ICC_CHUNK = 65519  # bytes of profile per APP2 segment: 65535 - 2 (length) - 12 (marker) - 2 (sequence, count)

@@ -13,6 +13,8 @@ import torch
 import triton
 import triton.language as tl
 
+__all__ = ["BLOCK", "fused_area"]
+
 BLOCK = 256  # output pixels per program
 
 

@@ -26,6 +26,8 @@ from PIL import Image
 from .model import Downscaler, output_size
 from .sizes import check_fov, fov_box
 
+__all__ = ["CLASSICAL", "METHODS", "REFERENCE", "FULL", "check_methods", "thumbnail"]
+
 CLASSICAL = ("nearest", "bilinear", "bilinear_aa", "bicubic", "bicubic_aa", "area", "lanczos", "pil_bicubic")
 METHODS = ("learned", *CLASSICAL)
 REFERENCE = "bicubic_aa"  # the reference of the quality columns (PSNR, SSIM, colour shift)

@@ -10,6 +10,10 @@ from torch import nn
 
 from .sizes import output_size  # noqa: F401  (re-exported: the size rule belongs with E)
 
+__all__ = ["TRAINED_RATIOS", "ARCHITECTURES", "SKIPS", "LAYOUTS", "Downscaler", "PaperDownscaler",
+           "UnshuffleDownscaler", "AreaDownscaler", "FusedDownscaler", "bicubic", "grid_bicubic", "sharp_bicubic",
+           "output_size"]
+
 TRAINED_RATIOS = (2, 4)
 TRITON = importlib.util.find_spec("triton") is not None  # (PyTorch's CUDA wheels bring it)
 
@@ -47,8 +51,10 @@ def grid_bicubic(x: torch.Tensor, ratio: int) -> torch.Tensor:
 class Downscaler(nn.Module):
     """E: a thumbnail = a classical resize + a learned correction; one subclass per layout.
 
-    ``Downscaler(ratio, width, arch, skip)`` builds the layout ``arch`` names (``PaperDownscaler``,
-    ``UnshuffleDownscaler`` or ``AreaDownscaler``), so ``Downscaler(**e.config())`` rebuilds any E.
+    ``Downscaler.from_config({"ratio": ..., "width": ..., "arch": ..., "skip": ...})`` builds the layout
+    ``arch`` names (``LAYOUTS``: ``PaperDownscaler``, ``UnshuffleDownscaler`` or ``AreaDownscaler``), so
+    ``Downscaler.from_config(e.config())`` rebuilds any E; ``Downscaler(ratio, width, arch, skip)`` is
+    shorthand for it (an instance of the layout's class, not of ``Downscaler`` itself).
     The convolutions predict a residual added to the classical thumbnail, and the last layer starts
     at zero, so an untrained E *is* that classical resize and training only moves it where the loss asks.
 
@@ -64,12 +70,20 @@ class Downscaler(nn.Module):
     arch: str  # the layout's name in ARCHITECTURES
     skips: tuple[str, ...] = ("mean",)  # the classical resizes the layout can correct
 
+    @staticmethod
+    def from_config(config: dict) -> Downscaler:
+        """A fresh E of the layout ``config["arch"]`` names (default "paper"), built with ``config``'s
+        other keys (``ratio``, ``width``, ``skip``: see ``config()``). Raises ValueError as the class does.
+
+        Example:
+            >>> type(Downscaler.from_config({"ratio": 2, "width": 8, "arch": "area"})).__name__
+            'AreaDownscaler'
+        """
+        return _layout(config.get("arch", "paper"))(**config)
+
     def __new__(cls, ratio: int = 4, width: int = 32, arch: str = "paper", skip: str = "mean"):
-        if cls is Downscaler:
-            if arch not in LAYOUTS:
-                raise ValueError(f"Downscaler arch must be one of {ARCHITECTURES}, got {arch!r}")
-            cls = LAYOUTS[arch]
-        return super().__new__(cls)
+        # Downscaler(...) is from_config's shorthand: the base class builds the layout arch names
+        return super().__new__(_layout(arch) if cls is Downscaler else cls)
 
     def __init__(self, ratio: int = 4, width: int = 32, arch: str | None = None, skip: str = "mean"):
         super().__init__()
@@ -250,6 +264,12 @@ class AreaDownscaler(_BlockDownscaler):
 
 
 LAYOUTS: dict[str, type[Downscaler]] = {e.arch: e for e in (PaperDownscaler, UnshuffleDownscaler, AreaDownscaler)}
+
+
+def _layout(arch: str) -> type[Downscaler]:
+    if arch not in LAYOUTS:
+        raise ValueError(f"Downscaler arch must be one of {ARCHITECTURES}, got {arch!r}")
+    return LAYOUTS[arch]
 
 
 class FusedDownscaler(nn.Module):

@@ -14,6 +14,7 @@ import functools
 import hashlib
 import json
 import os
+import re
 from importlib import resources
 from pathlib import Path
 
@@ -21,6 +22,9 @@ import torch
 
 from .errors import WeightsError
 from .model import Downscaler
+
+__all__ = ["MODELS_INSTALL", "list_pretrained", "superseded_by", "default_weights", "load_downscaler", "load_weights",
+           "load_module", "save_weights", "resolve", "is_installed", "sha256", "weights_dir", "models_dir"]
 
 WEIGHTS_PACKAGE = "downscale.weights"
 MODELS_PACKAGE = "downscale_models"
@@ -74,10 +78,36 @@ def _registry() -> dict:
         return json.load(f)
 
 
-def list_pretrained(kind: str | None = "downscaler") -> dict[str, dict]:
-    """Registry entries by name (``kind=None`` lists students and other kinds too), installed or not."""
+def list_pretrained(kind: str | None = "downscaler", all: bool = False) -> dict[str, dict]:
+    """Registry entries by name, installed or not: the current releases of ``kind`` (``kind=None``:
+    students and the other kinds too); ``all=True`` adds the superseded ones (see ``superseded_by``).
+
+    Example:
+        >>> "sharp-bicubic-identity-r2-v0" in list_pretrained()
+        True
+    """
     models = _registry()["models"]
-    return {name: meta for name, meta in models.items() if kind is None or meta["kind"] == kind}
+    return {name: meta for name, meta in models.items()
+            if (kind is None or meta["kind"] == kind) and (all or superseded_by(name) is None)}
+
+
+def superseded_by(name: str) -> str | None:
+    """The release that replaces the registered ``name``, or None for a current one: the entry's
+    ``superseded_by``, else the newest later version of the same name (``...-v1-...`` -> ``...-v2-...``:
+    a new training run is released under a new version, never over the old file)."""
+    models = _registry()["models"]
+    if models[name].get("superseded_by"):
+        return models[name]["superseded_by"]
+    prefix, version, suffix = _version(name)
+    later = [(v, other) for other in models for p, v, s in [_version(other)]
+             if (p, s) == (prefix, suffix) and v > version]
+    return max(later)[1] if later else None
+
+
+def _version(name: str) -> tuple[str, int, str]:
+    """``(before, N, after)`` of the last ``-vN`` in ``name`` (``(name, -1, "")`` without one)."""
+    match = re.fullmatch(r"(.*-v)(\d+)(.*)", name)
+    return (match[1], int(match[2]), match[3]) if match else (name, -1, "")
 
 
 def default_weights(ratio: int) -> str:
@@ -153,12 +183,14 @@ def load_weights(name_or_path: str | os.PathLike) -> dict:
 
 def load_module(cls: type[torch.nn.Module], name_or_path: str | os.PathLike,
                 device: str | torch.device | None = None) -> torch.nn.Module:
-    """``cls(**config)`` with the file's state_dict loaded strictly, in eval mode on ``device``."""
+    """``cls.from_config(config)`` (where ``cls`` has one, else ``cls(**config)``) with the file's state_dict
+    loaded strictly, in eval mode on ``device``."""
     payload = load_weights(name_or_path)
     state = payload["state_dict"]
+    build = getattr(cls, "from_config", None) or (lambda config: cls(**config))
     try:
         with torch.device("meta"):  # shapes first, with no memory: a config can ask for any width
-            expected = {k: tuple(v.shape) for k, v in cls(**payload["config"]).state_dict().items()}
+            expected = {k: tuple(v.shape) for k, v in build(payload["config"]).state_dict().items()}
         found = {k: tuple(v.shape) if isinstance(v, torch.Tensor) else v for k, v in state.items()}
         if found != expected:
             wrong = sorted(k for k in expected.keys() | found.keys() if expected.get(k) != found.get(k))
@@ -167,7 +199,7 @@ def load_module(cls: type[torch.nn.Module], name_or_path: str | os.PathLike,
         bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
         if bad:
             raise ValueError(f"{', '.join(bad)}: values not finite (NaN or infinity); the file is damaged")
-        model = cls(**payload["config"])
+        model = build(payload["config"])
         model.load_state_dict(state, strict=True)
     except (TypeError, ValueError, RuntimeError, KeyError, AttributeError) as exc:
         raise WeightsError(f"{name_or_path}: not a {cls.__name__} state_dict ({str(exc)[:300]})") from exc

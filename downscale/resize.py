@@ -22,6 +22,9 @@ from .model import TRAINED_RATIOS, Downscaler, bicubic, output_size
 from .pretrained import default_weights, load_downscaler
 from .sizes import check_fov, fov_box
 
+__all__ = ["Weights", "TILE", "learned_resize", "apply_tiled", "check_size", "check_ratio", "target_size", "view_plan",
+           "kept_size"]
+
 ImageT = TypeVar("ImageT", Image.Image, np.ndarray, torch.Tensor)
 Weights = str | os.PathLike | Downscaler | None
 

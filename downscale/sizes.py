@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import numbers
 
+__all__ = ["output_size", "check_fov", "fov_box"]
+
 
 def output_size(height: int, width: int, ratio: float) -> tuple[int, int]:
     """Thumbnail size for an image of ``height x width`` reduced ``ratio`` times per side.

@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from PIL import Image
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
-from torchvision.transforms.v2._utils import query_size
 
 from .resize import Weights, check_ratio, check_size, kept_size, learned_resize, view_plan
 from .sizes import check_fov
+
+__all__ = ["LearnedResize"]
 
 
 class LearnedResize(v2.Transform):
@@ -38,7 +40,7 @@ class LearnedResize(v2.Transform):
         self.weights, self.device = weights, device
 
     def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
-        height, width = query_size(flat_inputs)
+        height, width = _query_size(flat_inputs)
         box, size, _ = view_plan(height, width, self.ratio, self.size, self.fov)
         left, top, right, bottom = box
         return {"size": size, "box": box, "top_left": (top, left),
@@ -56,3 +58,23 @@ class LearnedResize(v2.Transform):
         what = f"size={self.size}" if self.size is not None else f"ratio={self.ratio}"
         view = "" if self.fov == 1 else f", fov={self.fov}"
         return f"{what}{view}, weights={self.weights!r}"
+
+
+_SIZED = (Image.Image, tv_tensors.Image, tv_tensors.Video, tv_tensors.Mask, tv_tensors.BoundingBoxes,
+          tv_tensors.KeyPoints)
+
+
+def _query_size(flat_inputs: list[Any]) -> tuple[int, int]:
+    """The ``(height, width)`` shared by the sample's images, videos, masks, boxes, keypoints and plain
+    tensors (torchvision's own rule for v2 transforms, with its public ``get_size``). Raises TypeError
+    if the sample holds none of them, ValueError if they disagree."""
+    sizes = {tuple(F.get_size(inpt)) for inpt in flat_inputs if isinstance(inpt, _SIZED) or _is_plain_tensor(inpt)}
+    if not sizes:
+        raise TypeError("No image, video, mask, bounding box or keypoints were found in the sample")
+    if len(sizes) > 1:
+        raise ValueError(f"Found multiple HxW dimensions in the sample: {', '.join(map(str, sorted(sizes)))}")
+    return sizes.pop()
+
+
+def _is_plain_tensor(inpt: Any) -> bool:
+    return isinstance(inpt, torch.Tensor) and not isinstance(inpt, tv_tensors.TVTensor)

@@ -20,6 +20,7 @@ from torchvision.transforms import v2
 from downscale import learned_resize
 from downscale.classifiers import build_classifier, class_indices, load_classifier
 from downscale.evaluation.stats import wilson_interval
+from downscale.methods import CLASSICAL, thumbnail
 from downscale.pretrained import list_pretrained
 
 
@@ -66,13 +67,13 @@ def main():
     student = args.student or next((name for name, m in list_pretrained(kind="student").items()
                                     if m["ratio"] == args.ratio), None)
     if student:
-        own = list_pretrained(kind=None).get(student, {}).get("downscaler")
-        if own not in list_pretrained(kind="downscaler"):  # a baseline student trained on bicubic
-            own = "bicubic"
+        meta = list_pretrained(kind=None, all=True).get(student, {})
+        own = meta.get("thumbnails") or meta.get("downscaler")  # a classical resize, or an E
+        if own not in CLASSICAL and own not in list_pretrained(kind="downscaler", all=True):
+            own = "bicubic_aa"  # older baseline students name it in words
         model = load_classifier(student).to(memory_format=torch.channels_last)
-        resize = ((lambda x: torch.nn.functional.interpolate(x, scale_factor=1 / args.ratio, mode="bicubic",
-                                                              antialias=True).clamp(0, 1))
-                  if own == "bicubic" else (lambda x: learned_resize(x, ratio=args.ratio, weights=own)))
+        resize = ((lambda x: thumbnail(own, x.mul(255).round().to(torch.uint8), args.ratio)) if own in CLASSICAL
+                  else (lambda x: learned_resize(x, ratio=args.ratio, weights=own)))
         runs.append((f"student {student} on its own thumbnails ({own})", model, resize))
     else:
         print(f"(no student registered for ratio {args.ratio}; pass --student to add one)")

@@ -21,7 +21,7 @@ import torch
 from torch.fx.experimental.optimization import fuse
 
 from downscale.classifiers import build_classifier
-from downscale.cli import keep_freed_memory
+from downscale.memory import keep_freed_memory
 from downscale.evaluation.cost import median_time
 from downscale.pretrained import default_weights, load_downscaler
 

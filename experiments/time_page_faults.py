@@ -1,4 +1,4 @@
-"""What `cli.keep_freed_memory` saves: MobileNetV2 forwards (and a training step) on CPU, each setting in a
+"""What `memory.keep_freed_memory` saves: MobileNetV2 forwards (and a training step) on CPU, each setting in a
 fresh process, with glibc's default malloc and with freed memory kept for reuse.
 
     python experiments/time_page_faults.py [--batch 64] [--repeats 5]
@@ -18,7 +18,7 @@ _CHILD = """
 import json, resource, sys, time, torch, torchvision
 keep, batch, repeats, mode = sys.argv[1] == "keep", int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 if keep:
-    from downscale.cli import keep_freed_memory
+    from downscale.memory import keep_freed_memory
     assert keep_freed_memory()
 torch.manual_seed(0)
 model = torchvision.models.mobilenet_v2(num_classes=1001).to(memory_format=torch.channels_last)

@@ -1,6 +1,5 @@
 import hashlib
 import os
-import platform
 import re
 import subprocess
 import sys
@@ -132,11 +131,26 @@ def test_parallel_jobs_give_the_same_bytes(tmp_path, astronaut):
         assert (tmp_path / "one" / f"{i}.png").read_bytes() == (tmp_path / "two" / f"{i}.png").read_bytes()
 
 
-def test_models_lists_the_registry():
+def test_models_lists_the_current_weights_defaults_marked():
+    from downscale.pretrained import default_weights
+
     result = _run("models")
     assert result.exit_code == 0 and "bicubic-identity-r4-v0" in result.output
+    lines = result.output.splitlines()
+    hidden = ("frozen-mobilenet_v2-r2-v3 ", "thumbnet-mobilenet_v2-imagenette-r4-v1 ", "drnet-mobilenet_v2-imagenette-v1-t0.45")
+    assert not any(name in result.output for name in (*hidden, "superseded by"))
+    for ratio in (2, 4, "auto"):
+        assert next(line for line in lines if f" {default_weights(ratio)} " in line).startswith("* ")
+    assert lines[-1] == "(9 superseded weights not shown; --all lists them)"
+
+
+def test_models_all_lists_the_superseded_too():
+    result = _run("models", "--all")
+    assert result.exit_code == 0 and "not shown" not in result.output
     line = next(l for l in result.output.splitlines() if " frozen-mobilenet_v2-r2-v3 " in l)
     assert "superseded by frozen-mobilenet_v2-r2-v4" in line
+    line = next(l for l in result.output.splitlines() if " thumbnet-mobilenet_v2-imagenette-r4-v1 " in l)
+    assert "superseded by thumbnet-mobilenet_v2-imagenette-r4-v2" in line  # a later version of the same name
 
 
 def test_demo_writes_thumbnails_and_comparison(tmp_path):
@@ -183,28 +197,6 @@ def test_ratio_auto_reports_the_chosen_ratios(photo_tree, tmp_path, monkeypatch)
     assert Image.open(out / "a.png").size == (128, 128)
     result = _run("convert", photo_tree / "a.png", "-o", out, "--ratio", "auto", "--method", "bicubic")
     assert result.exit_code == 2 and "--ratio auto needs --method learned" in result.output
-
-
-_PAGE_FAULTS = """
-import resource, sys, torch
-if sys.argv[1] == "keep":
-    from downscale.cli import keep_freed_memory
-    assert keep_freed_memory()
-faults = []
-for _ in range(20):  # what a training step does: allocate, touch and free a large activation
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    torch.empty(16 << 20).fill_(1.0)  # 64 MB
-    faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
-print(sum(faults[10:]))  # after the heap has settled (the first few grow it)
-"""
-
-
-@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt thresholds are glibc's")
-def test_compute_commands_keep_freed_memory_instead_of_refaulting_it():
-    faults = {mode: int(subprocess.run([sys.executable, "-c", _PAGE_FAULTS, mode], capture_output=True, text=True,
-                                       check=True).stdout) for mode in ("default", "keep")}
-    assert faults["default"] > 10 * (64 << 20) // 4096 // 2  # about a fault per page, every time
-    assert faults["keep"] < faults["default"] / 20
 
 
 def test_convert_fov_crops_only_when_asked(photo_tree, tmp_path, astronaut):

@@ -23,6 +23,7 @@ LAYERS = {
     CORE: ["downscale", "downscale.errors", "downscale.sizes", "downscale.kernels", "downscale.model",
            "downscale.pretrained", "downscale.resize", "downscale.transforms", "downscale.images",
            "downscale.convert", "downscale.jpeg", "downscale.engines", "downscale.classifiers", "downscale.methods",
+           "downscale.memory",
            "downscale.drnet", "downscale.drnet.model"],
     TRAINING: ["downscale.thumbnet", "downscale.thumbnet.config", "downscale.thumbnet.data",
                "downscale.thumbnet.losses", "downscale.thumbnet.nets", "downscale.thumbnet.train",

@@ -262,6 +262,16 @@ def test_downscaler_builds_the_layout_its_config_names(arch, skip, layout, keys)
     assert type(twin) is layout and torch.equal(twin.features[1].running_var, model.features[1].running_var)
 
 
+@pytest.mark.parametrize("arch, skip, layout, keys", LAYOUTS)
+def test_from_config_is_the_explicit_factory(arch, skip, layout, keys):
+    model = Downscaler.from_config({"ratio": 2, "width": 8, "arch": arch, "skip": skip})
+    assert type(model) is layout and list(model.state_dict()) == keys
+    assert type(Downscaler.from_config(model.config())) is layout
+    assert type(Downscaler.from_config({"ratio": 4})) is PaperDownscaler  # files written before "arch" existed
+    with pytest.raises(ValueError, match="arch must be one of"):
+        Downscaler.from_config({"ratio": 2, "arch": "deep"})
+
+
 def test_a_layout_class_refuses_another_arch():
     with pytest.raises(ValueError, match="PaperDownscaler is arch 'paper', got arch='area'"):
         PaperDownscaler(2, arch="area")

@@ -1,7 +1,10 @@
+import ast
+import importlib
 import re
 import subprocess
 import sys
 from importlib import metadata
+from pathlib import Path
 
 import pytest
 
@@ -9,10 +12,34 @@ import downscale
 
 
 def test_public_surface_is_small_and_resolves():
-    assert sorted(downscale.__all__) == sorted(
-        ["Downscaler", "LearnedResize", "learned_resize", "list_pretrained", "load_downscaler", "__version__"])
+    assert sorted(downscale.__all__) == sorted(["DownscaleError", "Downscaler", "LearnedResize", "learned_resize",
+                                                "list_pretrained", "load_downscaler", "__version__"])
     for name in downscale.__all__:
         assert getattr(downscale, name) is not None
+
+
+def test_every_error_is_a_downscale_error():
+    from downscale import errors
+
+    assert downscale.DownscaleError is errors.DownscaleError
+    assert all(issubclass(getattr(errors, name), downscale.DownscaleError) for name in errors.__all__)
+
+
+def test_type_checkers_see_each_lazy_name_where_it_loads():
+    """The ``if TYPE_CHECKING:`` imports of ``downscale/__init__.py`` name the same modules as the lazy table."""
+    tree = ast.parse(Path(downscale.__file__).read_text())
+    block = next(node for node in tree.body if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING")
+    seen = {alias.name: node.module for node in block.body for alias in node.names}
+    assert seen == downscale._EXPORTS
+    assert sorted(seen) == sorted(set(downscale.__all__) - {"__version__"})
+
+
+@pytest.mark.parametrize("module", ["errors", "sizes", "model", "pretrained", "resize", "transforms", "images",
+                                    "memory", "convert", "jpeg", "engines", "classifiers", "methods"])
+def test_core_modules_state_their_public_names(module):
+    mod = importlib.import_module(f"downscale.{module}")
+    assert mod.__all__ and len(set(mod.__all__)) == len(mod.__all__)
+    assert [name for name in mod.__all__ if not hasattr(mod, name)] == []
 
 
 def test_one_version_string():

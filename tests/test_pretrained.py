@@ -21,7 +21,7 @@ WHEEL_LIMIT = 5 * 2**20  # bytes
 
 
 def test_every_registered_file_exists_and_matches_its_sha256():
-    entries = list_pretrained(kind=None)
+    entries = list_pretrained(kind=None, all=True)
     assert entries
     for name, meta in entries.items():
         path, expected = resolve(name)
@@ -30,7 +30,7 @@ def test_every_registered_file_exists_and_matches_its_sha256():
 
 
 def test_defaults_ship_in_the_package_and_students_and_superseded_in_downscale_models():
-    entries = list_pretrained(kind=None)
+    entries = list_pretrained(kind=None, all=True)
     defaults = {default_weights(r) for r in (2, 4, "auto")}
     for name, meta in entries.items():
         separate = meta["kind"] in ("student", "multires_classifier") or "superseded_by" in meta
@@ -38,6 +38,19 @@ def test_defaults_ship_in_the_package_and_students_and_superseded_in_downscale_m
         assert name not in defaults or not separate, name
         assert meta.get("superseded_by", name) in entries, name
     assert any("superseded_by" in meta for meta in entries.values())
+
+
+def test_list_pretrained_hides_superseded_releases_unless_all():
+    everything = list_pretrained(kind=None, all=True)
+    current = list_pretrained(kind=None)
+    hidden = sorted(everything.keys() - current.keys())
+    assert hidden == sorted(n for n in everything if pretrained.superseded_by(n) is not None)
+    assert "frozen-mobilenet_v2-r2-v3" in hidden and "frozen-mobilenet_v2-r2-v4" in current  # marked superseded_by
+    assert "thumbnet-mobilenet_v2-imagenette-r4-v1" in hidden  # a later version of the same name, -v2
+    assert "thumbnet-mobilenet_v2-imagenette-r2-v1" in current  # no later version
+    assert {default_weights(r) for r in (2, 4, "auto")} <= current.keys()
+    assert list(list_pretrained()) == [n for n, m in current.items() if m["kind"] == "downscaler"]
+    assert all(pretrained.superseded_by(n) in everything for n in hidden)
 
 
 def test_missing_downscale_models_names_the_install_command(monkeypatch):
@@ -141,7 +154,7 @@ def test_built_wheels_split_the_weights_and_install_offline(tmp_path):
     for init in (REPO / "downscale").rglob("__init__.py"):
         assert init.relative_to(REPO).as_posix() in names, f"package {init.parent.name} is not in the wheel"
     assert any(n.endswith("/licenses/LICENSE") or n.endswith("/LICENSE") for n in names)
-    for meta in list_pretrained(kind=None).values():
+    for meta in list_pretrained(kind=None, all=True).values():
         assert f"downscale/weights/{meta['card']}" in names
         inside = meta.get("package", "downscale.weights").replace(".", "/") + "/" + meta["file"]
         assert inside in (model_names if meta.get("package") == "downscale_models" else names), inside

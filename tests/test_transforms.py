@@ -95,3 +95,21 @@ def test_fov_one_changes_nothing_and_bad_fov_fails_at_construction():
     for bad in (0, 1.5, float("nan"), (1, 2)):
         with pytest.raises(InvalidArgumentError, match="fov must be"):
             LearnedResize(2, fov=bad)
+
+
+def test_uses_no_private_torchvision_module():
+    import ast
+    import inspect
+
+    import downscale.transforms
+
+    tree = ast.parse(inspect.getsource(downscale.transforms))
+    modules = [node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module]
+    assert [m for m in modules if m.startswith("torchvision") and "._" in m] == []
+
+
+def test_sizes_that_disagree_or_are_missing_are_refused_as_torchvision_does():
+    with pytest.raises(ValueError, match="multiple HxW"):
+        LearnedResize(2)({"image": tv_tensors.Image(torch.rand(3, 8, 8)), "mask": tv_tensors.Mask(torch.zeros(6, 6))})
+    with pytest.raises(TypeError, match="No image"):
+        LearnedResize(2)({"label": 7})

@@ -273,7 +273,7 @@ def student_of(predictor: str | os.PathLike) -> str:
     """The classifier a predictor was trained for: the registry entry's ``student``, else the file's
     ``student`` metadata (a registry name, or a file name resolved beside the predictor file).
     Raises WeightsError if neither names one."""
-    entry = list_pretrained(kind=None).get(predictor) if isinstance(predictor, str) else None
+    entry = list_pretrained(kind=None, all=True).get(predictor) if isinstance(predictor, str) else None
     if entry and entry.get("student"):
         return entry["student"]
     payload = load_weights(predictor)

@@ -40,7 +40,7 @@ def _student(name_or_path: str) -> tuple[torch.nn.Module, dict]:
     with) or ``method`` (the classical resize it was trained on). A file from ``downscale train`` says
     ``learned`` (its E is the ``downscaler.pt`` beside it), an E's name or file, or ``thumbnails`` (a
     classical method); older files and entries say ``bicubic...`` for antialiased bicubic."""
-    registry = list_pretrained(kind=None)
+    registry = list_pretrained(kind=None, all=True)
     meta = dict(registry.get(name_or_path) or {
         k: v for k, v in load_weights(name_or_path).items() if k not in ("config", "state_dict")})
     own = meta.get("downscaler")
@@ -58,7 +58,7 @@ def _downscalers(ratios, given, student_meta) -> tuple[dict, dict]:
     """E per ratio for the ``learned`` method: ``--downscaler`` files, else the student's own E at its
     ratio, else the registered default. Returns ``({ratio: Downscaler}, {ratio: description})``."""
     models, info = {}, {}
-    registry = list_pretrained(kind=None)
+    registry = list_pretrained(kind=None, all=True)
     for name in given:
         e = load_downscaler(name)
         models[e.ratio], info[e.ratio] = e, {"name": str(name), "learned": registry.get(name, {}).get("learned", True)}

@@ -109,13 +109,11 @@ def evaluate_holdout(net: ThumbNet, teacher, dataset, indices: list[int], target
         x = _as_input(images).to(device).contiguous(memory_format=CL)
         thumb, logits, _ = net(x)
         outputs = {"trained": logits}
-        if trained_only:
-            pass
-        elif net.downscaler is None:  # x is a fixed thumbnail: T's full-size logits come from the cache only
+        if not trained_only and net.downscaler is None:  # x is a fixed thumbnail: T's full size only from the cache
             outputs["teacher_on_thumbnails"] = teacher(x)
             if full_logits is not None:
                 outputs["teacher_full"] = full_logits[index, 0]
-        else:
+        elif not trained_only:
             plain = bicubic(x, output_size(x.shape[-2], x.shape[-1], net.ratio))
             full = teacher(x) if full_logits is None else full_logits[index, 0]
             outputs.update(teacher_full=full, teacher_bicubic=teacher(plain), teacher_on_E=teacher(thumb))
