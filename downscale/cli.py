@@ -114,6 +114,17 @@ def _parse_ratio(ctx, param, value):
     return ratio
 
 
+def _parse_fov(ctx, param, value):
+    try:
+        fov = float(value)
+    except ValueError:
+        fov = math.nan
+    if not (math.isfinite(fov) and 0 < fov <= 1):
+        raise click.BadParameter(f"must be a number with 0 < FOV <= 1 (the centre fraction of each side "
+                                 f"the thumbnail shows; 1 = the whole image), got {value!r}")
+    return fov
+
+
 @main.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path, readable=False))  # per-file errors
 @click.option("-o", "--output", "outdir", required=True, type=click.Path(path_type=Path, file_okay=False),
@@ -121,6 +132,9 @@ def _parse_ratio(ctx, param, value):
 @click.option("--ratio", default="2", callback=_parse_ratio, show_default=True,
               help="Factor each side is divided by (2 and 4 are native to the learned downscaler), "
                    "or auto: the DRNet predictor picks 1, 2 or 4 per image.")
+@click.option("--fov", default="1", callback=_parse_fov, show_default=True,
+              help="Field of view, a view for classifiers: the thumbnail (same size as the whole image's) shows the "
+                   "centre FOV of each side, e.g. 0.75; 1 = the whole image (never crops unless asked).")
 @click.option("-r", "--recursive", is_flag=True, help="Descend into sub-folders of input folders.")
 @click.option("--format", "fmt", type=click.Choice(["keep", "png", "jpeg", "webp"]), default="keep", show_default=True)
 @click.option("--quality", type=click.IntRange(1, 100), default=90, show_default=True, help="JPEG/WebP quality.")
@@ -148,7 +162,7 @@ def _parse_ratio(ctx, param, value):
               help="Animations and multi-page files: write only the first frame (default: every frame where "
                    "the output format stores several, else the first with a warning).")
 @click.option("--dry-run", is_flag=True, help="List what would be written, write nothing.")
-def convert(inputs, outdir, ratio, recursive, fmt, quality, skip_existing, jobs, device, method, draft, weights,
+def convert(inputs, outdir, ratio, fov, recursive, fmt, quality, skip_existing, jobs, device, method, draft, weights,
             shard, engine, ray_address, first_frame, dry_run):
     """Downscale image files and folders into OUTDIR.
 
@@ -158,6 +172,12 @@ def convert(inputs, outdir, ratio, recursive, fmt, quality, skip_existing, jobs,
     """
     from .convert import Options, find_images, plan
 
+    if fov != 1 and ratio == "auto":
+        raise click.BadParameter("--fov needs a fixed --ratio (at ratio 1 the crop would be enlarged)",
+                                 param_hint="'--fov'")
+    if ratio != "auto" and fov * ratio * (1 + 1e-9) < 1:
+        raise click.BadParameter(f"--fov {fov:g} at --ratio {ratio:g} keeps less than the thumbnail's size and "
+                                 f"would enlarge it; use --fov >= 1/ratio = {1 / ratio:.4g}", param_hint="'--fov'")
     if ratio == "auto" and method != "learned":
         raise click.BadParameter("--ratio auto needs --method learned (the predictor picks the ratio)",
                                  param_hint="'--ratio'")
@@ -167,7 +187,7 @@ def convert(inputs, outdir, ratio, recursive, fmt, quality, skip_existing, jobs,
     tasks, plan_errors = plan(files, outdir, fmt, shard)
     errors += plan_errors
     opts = Options(ratio=ratio, method=method, draft=draft, fmt=fmt, quality=quality,
-                   overwrite=not skip_existing, weights=weights, device=device, first_frame=first_frame)
+                   overwrite=not skip_existing, weights=weights, device=device, first_frame=first_frame, fov=fov)
     if unlisted:
         suffixes = sorted({p.suffix.lower() or "(none)" for p in unlisted})
         click.echo(f"note: {len(unlisted)} file(s) with other suffixes were not tried ({', '.join(suffixes[:8])}"

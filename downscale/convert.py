@@ -16,7 +16,7 @@ from PIL import Image
 
 from .images import (FORMAT_SUFFIX, IMAGE_SUFFIXES, MULTI_FRAME_FORMATS, Frames, read_frames, read_image_reduced,
                      write_image)
-from .sizes import output_size
+from .sizes import fov_box, output_size
 
 __all__ = ["Options", "Task", "Result", "find_images", "plan", "thumbnail", "convert_one", "convert_batch"]
 
@@ -38,6 +38,7 @@ class Options:
     weights: str | None = None
     device: str = "cpu"
     first_frame: bool = False  # animations and multi-page files: write the first frame only, without a warning
+    fov: float = 1.0  # the centre fraction of each side the thumbnail shows, at the whole image's thumbnail size
 
 
 class Result(NamedTuple):
@@ -136,7 +137,8 @@ def plan(files: list[tuple[Path, Path]], outdir: Path, fmt: str, shard: tuple[in
 
 def thumbnail(img: Image.Image, opts: Options, scale: int = 1) -> Image.Image:
     """The image reduced by ``opts.ratio`` with the chosen method; ``img`` may be a JPEG decoded at
-    ``1 / scale`` of its full size (bicubic only, see ``read_image_reduced``)."""
+    ``1 / scale`` of its full size (bicubic only, see ``read_image_reduced``). With ``opts.fov < 1``
+    the centre crop (``sizes.fov_box`` of the full size) is resized to the whole image's thumbnail size."""
     if opts.method == "bicubic":
         if img.mode == "1":  # black and white: resize as grey (Pillow would take nearest neighbour for "1")
             img = img.convert("L")
@@ -147,10 +149,13 @@ def thumbnail(img: Image.Image, opts: Options, scale: int = 1) -> Image.Image:
         elif img.mode in ("I;16B", "I;16L", "I;16N"):  # by value (Pillow's convert clips big-endian data)
             img = Image.fromarray(np.asarray(img).astype(np.uint16))
         height, width = output_size(img.height * scale, img.width * scale, opts.ratio)
-        return img.resize((width, height), Image.Resampling.BICUBIC)
+        box = None
+        if opts.fov != 1:  # in the decoded image's pixels (float: a reduced decode need not divide them)
+            box = tuple(v / scale for v in fov_box(img.height * scale, img.width * scale, opts.fov))
+        return img.resize((width, height), Image.Resampling.BICUBIC, box=box)
     from .resize import learned_resize
 
-    return learned_resize(img, opts.ratio, weights=opts.weights, device=opts.device)
+    return learned_resize(img, opts.ratio, fov=opts.fov, weights=opts.weights, device=opts.device)
 
 
 def _ratio_of(img: Image.Image, thumb: Image.Image) -> int:
@@ -209,7 +214,7 @@ def _learned_batch(images: list[Image.Image], opts: Options) -> list[Image.Image
     from .resize import learned_resize
 
     try:
-        batch = learned_resize(np.stack([np.asarray(img) for img in images]), opts.ratio,
+        batch = learned_resize(np.stack([np.asarray(img) for img in images]), opts.ratio, fov=opts.fov,
                                weights=opts.weights, device=opts.device)
     except Exception:
         return [None] * len(images)
@@ -223,7 +228,7 @@ def _open(task: Task, opts: Options) -> _Opened | Result:
         if settled is not None:
             return settled
         drafting = opts.method == "bicubic" and opts.draft
-        img, scale = read_image_reduced(task.source, int(opts.ratio // DRAFT_GAP) if drafting else 1)
+        img, scale = read_image_reduced(task.source, int(opts.ratio * opts.fov // DRAFT_GAP) if drafting else 1)
         fmt = (img.format or "PNG") if opts.fmt == "keep" else opts.fmt.upper()
         Image.init()  # every plugin loaded, so that Image.SAVE lists every format Pillow writes
         if fmt not in Image.SAVE:

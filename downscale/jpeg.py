@@ -178,7 +178,7 @@ def _thumbnails(photos: list[_Photo], opts: Options) -> list[torch.Tensor | None
     thumbs: list[torch.Tensor | None] = [None] * len(photos)
     for members in sizes.values():
         try:
-            batch = learned_resize(torch.stack([images[i] for i in members]), opts.ratio,
+            batch = learned_resize(torch.stack([images[i] for i in members]), opts.ratio, fov=opts.fov,
                                    weights=opts.weights, device=opts.device)
         except Exception:  # e.g. too small for the ratio: convert_batch words the error per file
             continue

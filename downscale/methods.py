@@ -9,6 +9,9 @@
 - ``lanczos``, ``pil_bicubic``: Pillow's resize on the uint8 image (what most pipelines do)
 - ``full``: no resize (the full-resolution baseline; ratio 1 only)
 
+With a field of view (``fov`` < 1, or a box) every method resizes the centre crop (``sizes.fov_box``) of
+each image to the thumbnail size of the whole image, so the classifier's cost stays the same.
+
 Every method but ``learned`` is classical (``CLASSICAL``): a claim for E is a comparison with the best of
 them on the same images and classifier, not with one chosen reference.
 """
@@ -21,6 +24,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from .model import Downscaler, output_size
+from .sizes import check_fov, fov_box
 
 __all__ = ["CLASSICAL", "METHODS", "REFERENCE", "FULL", "check_methods", "thumbnail"]
 
@@ -43,21 +47,34 @@ def check_methods(methods: list[str]) -> list[str]:
 
 
 def thumbnail(
-    method: str, images: torch.Tensor, ratio: float, downscaler: Downscaler | None = None
+    method: str, images: torch.Tensor, ratio: float, downscaler: Downscaler | None = None, fov=1.0
 ) -> torch.Tensor:
     """Thumbnails of a uint8 ``[N, 3, H, W]`` batch as float ``[N, 3, h, w]`` in [0, 1].
 
     ``(h, w) = output_size(H, W, ratio)``; ``ratio == 1`` (or method ``full``) returns the images as
-    float. ``learned`` needs ``downscaler`` with ``downscaler.ratio == ratio``.
-    Raises ValueError for an unknown method or a missing/mismatched downscaler.
+    float. ``fov`` (a number in (0, 1] or a box, see ``sizes.check_fov``; 1 = the whole image): the
+    centre crop ``fov_box(H, W, fov)`` is resized to ``(h, w)`` instead (classical methods also enlarge
+    a crop smaller than that). ``learned`` needs ``downscaler`` with ``downscaler.ratio == ratio``
+    and the whole image (E reduces by exactly its ratio; ``learned_resize(..., fov=...)`` chooses E per
+    crop). Raises ValueError for an unknown method, a missing/mismatched downscaler, ``learned`` with
+    a crop, or a crop at ratio 1.
     """
     if images.dtype != torch.uint8 or images.ndim != 4:
         raise ValueError(f"images must be uint8 [N, 3, H, W], got {images.dtype} {tuple(images.shape)}")
+    height, width = images.shape[-2:]
+    box = fov_box(height, width, check_fov(fov))
+    cropped = box != (0, 0, width, height)
+    if cropped and (method == FULL or ratio == 1):
+        raise ValueError(f"a field of view (fov={fov!r}) needs a ratio > 1: the full image is not cropped")
+    size = None if method == FULL or ratio == 1 else output_size(height, width, ratio)
+    if cropped:
+        images = images[..., box[1]:box[3], box[0]:box[2]]
     x = images.float() / 255
-    if method == FULL or ratio == 1:
+    if size is None:
         return x
-    size = output_size(images.shape[-2], images.shape[-1], ratio)
     if method == "learned":
+        if cropped:
+            raise ValueError(f"method 'learned' reduces the whole image by E's ratio; got fov={fov!r}")
         if downscaler is None or downscaler.ratio != ratio:
             have = None if downscaler is None else downscaler.ratio
             raise ValueError(f"method 'learned' at ratio {ratio} needs a downscaler of that ratio, got {have}")

@@ -20,8 +20,10 @@ from PIL import Image
 from .errors import ImageTooSmallError, InvalidArgumentError, UnsupportedImageError, WeightsError
 from .model import TRAINED_RATIOS, Downscaler, bicubic, output_size
 from .pretrained import default_weights, load_downscaler
+from .sizes import check_fov, fov_box
 
-__all__ = ["Weights", "TILE", "learned_resize", "apply_tiled", "check_size", "check_ratio", "target_size", "kept_size"]
+__all__ = ["Weights", "TILE", "learned_resize", "apply_tiled", "check_size", "check_ratio", "target_size", "view_plan",
+           "kept_size"]
 
 ImageT = TypeVar("ImageT", Image.Image, np.ndarray, torch.Tensor)
 Weights = str | os.PathLike | Downscaler | None
@@ -43,6 +45,7 @@ def learned_resize(
     ratio: float | str | None = None,
     *,
     size: tuple[int, int] | None = None,
+    fov: float | tuple[int, int, int, int] = 1.0,
     weights: Weights = None,
     device: str | torch.device | None = None,
     dtype: torch.dtype = torch.float32,
@@ -63,6 +66,15 @@ def learned_resize(
             fits, and antialiased bicubic does the rest: ratio 3 = E at 2 then bicubic by 1.5, ratio 8 =
             E at 4 then bicubic by 2; below 2 it is plain antialiased bicubic.
         size: ``(height, width)``, two integers: the output size instead of ``ratio`` (downscaling only).
+        fov: the field of view, a view for classifiers: the centre fraction of each side the thumbnail
+            shows (0 < fov <= 1; 1, the default, is the whole image and never crops), or a box
+            ``(left, top, right, bottom)`` in pixels (right and bottom exclusive). The output keeps the
+            size of the whole image's thumbnail (``ratio`` or ``size`` apply to the whole image), so a
+            classifier fed it costs the same; the crop (``max(1, round(fov * side))`` pixels of each
+            side, centred, see ``downscale.sizes.fov_box``) is resized to it, stretched if a box has
+            another shape, and E runs only where the crop is reduced by 2 or more (at fov 0.75 and
+            ratio 2 it is reduced by 1.5: plain antialiased bicubic). At a fixed thumbnail size a tighter
+            view shows the object larger, nearer the scale classifiers were trained at.
         weights: a registry name (``downscale models``), a weights file, or a Downscaler; default:
             the registered default for the ratio E runs at.
         device: where E runs (not "meta"); default the tensor's device, else CPU.
@@ -84,7 +96,8 @@ def learned_resize(
 
     Raises:
         InvalidArgumentError: ratio not a number >= 1 or "auto", ratio and size both given, size
-            not two integers within the image, a device torch cannot use, a non-float ``dtype``.
+            not two integers within the image, fov not in (0, 1] or a box not within the image, a crop
+            smaller than the thumbnail, fov with ratio "auto", a device torch cannot use, a non-float ``dtype``.
         ImageTooSmallError: the image has fewer than ``ratio`` pixels on a side.
         UnsupportedImageError: an input type, shape, dtype or mode not listed above.
         WeightsError: weights that cannot be loaded, or that reduce by more than asked.
@@ -95,12 +108,18 @@ def learned_resize(
         raise InvalidArgumentError(f"dtype must be a float dtype ({floats}), got {dtype!r}")
     size = check_size(size)
     ratio = check_ratio(ratio, size, auto=True)
+    fov = check_fov(fov)
+    if ratio == "auto" and fov != 1:
+        raise InvalidArgumentError(f"fov={fov!r} needs a fixed ratio: 'auto' may pick ratio 1, where the crop "
+                                   "would be enlarged")
     x, restore = _to_batch(img)
     height, width = x.shape[-2:]
     device = _device(device, img)
     if ratio == "auto":
         ratio = _auto_ratio(x, device)
-    out_size, factor = target_size(height, width, ratio, size)
+    (left, top, right, bottom), out_size, factor = view_plan(height, width, ratio, size, fov)
+    if (left, top, right, bottom) != (0, 0, width, height):
+        x = x[..., top:bottom, left:right]
     if x.shape[0] == 0:  # the weights checked as for a full batch; the sum ties the result to x's graph
         _downscaler(weights, factor, device)
         return restore(torch.zeros(0, x.shape[1], *out_size) + (x.sum() if x.requires_grad else 0))
@@ -184,6 +203,25 @@ def target_size(height: int, width: int, ratio, size) -> tuple[tuple[int, int], 
         return output_size(height, width, ratio), float(ratio)
     except ValueError as exc:
         raise ImageTooSmallError(str(exc)) from None
+
+
+def view_plan(height: int, width: int, ratio, size, fov) -> tuple[tuple[int, int, int, int], tuple[int, int], float]:
+    """For ``ratio``/``size``/``fov`` checked by ``check_ratio``, ``check_size`` and ``check_fov``: the box
+    ``(left, top, right, bottom)`` of the ``height x width`` image the thumbnail shows, the thumbnail's
+    size (that of the whole image) and the reduction factor of the box (the smaller of its two sides').
+    Raises what ``target_size`` raises, and InvalidArgumentError where the box is outside the image or
+    smaller than the thumbnail (learned_resize only downscales)."""
+    out_size, factor = target_size(height, width, ratio, size)
+    box = fov_box(height, width, fov)
+    if box == (0, 0, width, height):
+        return box, out_size, factor
+    rows, columns = box[3] - box[1], box[2] - box[0]
+    if rows < out_size[0] or columns < out_size[1]:
+        raise InvalidArgumentError(
+            f"fov={fov!r} keeps a {rows}x{columns} crop of the {height}x{width} image, smaller than its "
+            f"{out_size[0]}x{out_size[1]} thumbnail; learned_resize only downscales: give a larger fov "
+            "(at least 1 / ratio) or a smaller ratio or size")
+    return box, out_size, min(rows / out_size[0], columns / out_size[1])
 
 
 def kept_size(height: int, width: int, size: tuple[int, int], weights: Weights = None) -> tuple[int, int]:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+import numbers
 
-__all__ = ["output_size"]
+__all__ = ["output_size", "check_fov", "fov_box"]
 
 
 def output_size(height: int, width: int, ratio: float) -> tuple[int, int]:
@@ -23,3 +24,46 @@ def output_size(height: int, width: int, ratio: float) -> tuple[int, int]:
             f"{math.ceil(ratio)} pixels"
         )
     return out  # type: ignore[return-value]
+
+
+def check_fov(fov) -> float | tuple[int, int, int, int]:
+    """``fov`` checked: a finite number in (0, 1] (the centre fraction of each side the thumbnail shows;
+    1 = the whole image), or a box ``(left, top, right, bottom)`` of four integers in pixels (checked
+    against the image by ``fov_box``). Returns a float or a tuple of ints; InvalidArgumentError naming
+    ``fov`` otherwise."""
+    from .errors import InvalidArgumentError
+
+    if isinstance(fov, (str, bytes)) or isinstance(fov, bool):
+        pass
+    elif isinstance(fov, numbers.Real):
+        if math.isfinite(fov) and 0 < fov <= 1:
+            return float(fov)
+    elif hasattr(fov, "__len__") and len(fov) == 4 and all(
+            isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in fov):
+        return tuple(int(v) for v in fov)  # type: ignore[return-value]
+    raise InvalidArgumentError(
+        f"fov must be a finite number with 0 < fov <= 1 (the centre fraction of each side the thumbnail "
+        f"shows; 1 = the whole image) or a box (left, top, right, bottom) of four integers, got {fov!r}")
+
+
+def fov_box(height: int, width: int, fov: float | tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    """The ``(left, top, right, bottom)`` pixel box (right and bottom exclusive) that ``fov`` (checked
+    by ``check_fov``) selects in a ``height x width`` image.
+
+    A number keeps ``max(1, round(fov * side))`` pixels of each side (halves round up), centred (an odd
+    margin leaves the extra pixel at the right and bottom); 1 is the whole image. A box is returned
+    as it is if ``0 <= left < right <= width`` and ``0 <= top < bottom <= height``, else
+    InvalidArgumentError naming ``fov``.
+    """
+    if isinstance(fov, tuple):
+        left, top, right, bottom = fov
+        if not (0 <= left < right <= width and 0 <= top < bottom <= height):
+            from .errors import InvalidArgumentError
+
+            raise InvalidArgumentError(
+                f"fov box (left, top, right, bottom) = {fov} must lie within the {height}x{width} image "
+                f"(0 <= left < right <= {width}, 0 <= top < bottom <= {height})")
+        return fov
+    h, w = (max(1, math.floor(fov * side + 0.5)) for side in (height, width))
+    top, left = (height - h) // 2, (width - w) // 2
+    return left, top, left + w, top + h

@@ -10,7 +10,8 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
-from .resize import Weights, check_ratio, check_size, kept_size, learned_resize, target_size
+from .resize import Weights, check_ratio, check_size, kept_size, learned_resize, view_plan
+from .sizes import check_fov
 
 __all__ = ["LearnedResize"]
 
@@ -24,31 +25,39 @@ class LearnedResize(v2.Transform):
     drops a partial last block, see ``resize.kept_size``) and resized with torchvision to the same
     output size, so they stay on the pixels they marked. Give ``ratio`` (each side divided by it,
     a finite number >= 1; default 2) or ``size=(height, width)``; InvalidArgumentError otherwise.
+    ``fov`` (a view for classifiers; 1, the default, never crops): the thumbnail, of the whole
+    image's size, shows the centre fraction ``fov`` of each side, or a box ``(left, top, right,
+    bottom)`` in pixels (see ``learned_resize``); boxes, masks and keypoints follow the crop.
     """
 
     def __init__(self, ratio: float | None = None, *, size: tuple[int, int] | None = None,
-                 weights: Weights = None, device: str | torch.device | None = None):
+                 fov: float | tuple[int, int, int, int] = 1.0, weights: Weights = None,
+                 device: str | torch.device | None = None):
         super().__init__()
         self.size = check_size(size)
         self.ratio = check_ratio(ratio, self.size, auto=False)
+        self.fov = check_fov(fov)
         self.weights, self.device = weights, device
 
     def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
         height, width = _query_size(flat_inputs)
-        size, _ = target_size(height, width, self.ratio, self.size)
-        return {"size": size, "kept": kept_size(height, width, size, self.weights)}
+        box, size, _ = view_plan(height, width, self.ratio, self.size, self.fov)
+        left, top, right, bottom = box
+        return {"size": size, "box": box, "top_left": (top, left),
+                "kept": kept_size(bottom - top, right - left, size, self.weights)}
 
     def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
         if isinstance(inpt, (tv_tensors.BoundingBoxes, tv_tensors.Mask, tv_tensors.KeyPoints)):
-            return F.resize(F.crop(inpt, 0, 0, *params["kept"]), size=list(params["size"]))
-        out = learned_resize(inpt, size=params["size"], weights=self.weights, device=self.device)
+            return F.resize(F.crop(inpt, *params["top_left"], *params["kept"]), size=list(params["size"]))
+        out = learned_resize(inpt, size=params["size"], fov=params["box"], weights=self.weights, device=self.device)
         if isinstance(inpt, (tv_tensors.Image, tv_tensors.Video)):
             return tv_tensors.wrap(out, like=inpt)
         return out
 
     def extra_repr(self) -> str:
         what = f"size={self.size}" if self.size is not None else f"ratio={self.ratio}"
-        return f"{what}, weights={self.weights!r}"
+        view = "" if self.fov == 1 else f", fov={self.fov}"
+        return f"{what}{view}, weights={self.weights!r}"
 
 
 _SIZED = (Image.Image, tv_tensors.Image, tv_tensors.Video, tv_tensors.Mask, tv_tensors.BoundingBoxes,

@@ -197,3 +197,41 @@ def test_ratio_auto_reports_the_chosen_ratios(photo_tree, tmp_path, monkeypatch)
     assert Image.open(out / "a.png").size == (128, 128)
     result = _run("convert", photo_tree / "a.png", "-o", out, "--ratio", "auto", "--method", "bicubic")
     assert result.exit_code == 2 and "--ratio auto needs --method learned" in result.output
+
+
+def test_convert_fov_crops_only_when_asked(photo_tree, tmp_path, astronaut):
+    from downscale import learned_resize
+
+    out = tmp_path / "out"
+    assert _run("convert", photo_tree / "a.png", "-o", out, "--ratio", 4, "--fov", 0.5).exit_code == 0
+    expected = learned_resize(astronaut, 4, fov=0.5)  # the centre 256x256 at the 128x128 of the whole image
+    assert np.array_equal(np.asarray(Image.open(out / "a.png")), np.asarray(expected))
+    assert _run("convert", photo_tree / "a.png", "-o", tmp_path / "whole", "--ratio", 4).exit_code == 0
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "whole" / "a.png")), np.asarray(learned_resize(astronaut, 4)))
+    bicubic = tmp_path / "bicubic"
+    assert _run("convert", photo_tree / "a.png", "-o", bicubic, "--method", "bicubic", "--ratio", 4,
+                "--fov", 0.75).exit_code == 0
+    want = astronaut.resize((128, 128), Image.Resampling.BICUBIC, box=(64, 64, 448, 448))
+    assert np.array_equal(np.asarray(Image.open(bicubic / "a.png")), np.asarray(want))
+
+
+def test_convert_fov_with_draft_decoding_keeps_the_same_view(tmp_path, astronaut):
+    astronaut.save(tmp_path / "a.jpg", quality=95)
+    outs = {}
+    for flag in ("--draft", "--no-draft"):
+        out = tmp_path / flag
+        assert _run("convert", tmp_path / "a.jpg", "-o", out, "--method", "bicubic", "--ratio", 8, "--fov", 0.5,
+                    "--format", "png", flag).exit_code == 0
+        outs[flag] = np.asarray(Image.open(out / "a.png")).astype(int)
+    assert outs["--draft"].shape == (64, 64, 3) and np.abs(outs["--draft"] - outs["--no-draft"]).mean() < 3
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--fov", "0"), "0 < FOV <= 1"), (("--fov", "1.5"), "0 < FOV <= 1"), (("--fov", "nan"), "0 < FOV <= 1"),
+    (("--fov", "x"), "0 < FOV <= 1"), (("--fov", "0.4", "--ratio", "2"), "--fov >= 1/ratio = 0.5"),
+    (("--fov", "0.5", "--ratio", "auto"), "needs a fixed --ratio"),
+])
+def test_convert_rejects_bad_fov(photo_tree, tmp_path, args, message):
+    result = _run("convert", photo_tree / "a.png", "-o", tmp_path / "o", *args)
+    assert result.exit_code == 2 and message in result.output and "--fov" in result.output
+    assert not (tmp_path / "o").exists()

@@ -70,3 +70,27 @@ def test_errors_name_the_problem(images):
         thumbnail("learned", images, 4, Downscaler(2))
     with pytest.raises(ValueError, match="uint8"):
         thumbnail("area", images.float(), 2)
+
+
+@pytest.mark.parametrize("method", CLASSICAL)
+def test_fov_resizes_the_centre_crop_to_the_whole_images_thumbnail_size(images, method):
+    # 17x24 at fov 0.5: round(8.5) = 9 rows from row 4, 12 columns from column 6; thumbnail 8x12 as at fov 1
+    out = thumbnail(method, images, 2, fov=0.5)
+    assert out.shape == (2, 3, 8, 12) and out.dtype == torch.float32
+    assert torch.equal(thumbnail(method, images, 2, fov=1.0), thumbnail(method, images, 2))
+    assert torch.equal(thumbnail(method, images, 2, fov=(6, 4, 18, 13)), out)
+
+
+def test_fov_area_at_half_the_side_and_ratio_two_is_the_crop_itself():
+    images = torch.randint(0, 256, (1, 3, 64, 64), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(thumbnail("area", images, 2, fov=0.5) * 255, images[..., 16:48, 16:48].float())
+    assert torch.equal(thumbnail("nearest", images, 4, fov=0.5) * 255, images[..., 16:48:2, 16:48:2].float())
+
+
+def test_fov_errors_name_the_problem(images):
+    with pytest.raises(ValueError, match="whole image"):
+        thumbnail("learned", images, 2, Downscaler(2), fov=0.75)
+    with pytest.raises(ValueError, match="needs a ratio > 1"):
+        thumbnail("bicubic_aa", images, 1, fov=0.75)
+    with pytest.raises(ValueError, match="fov must be"):
+        thumbnail("area", images, 2, fov=0)

@@ -226,3 +226,53 @@ def test_half_precision_stays_within_stated_levels_of_float32(coffee_array, dtyp
 def test_dtype_must_be_a_float_dtype():
     with pytest.raises(ValueError, match="dtype must be a float dtype.*got torch.uint8"):
         learned_resize(torch.rand(3, 8, 8), 2, dtype=torch.uint8)
+
+
+# Field of view: the centre crop (sizes.fov_box) resized to the whole image's thumbnail size.
+
+def test_fov_one_is_the_default_bit_for_bit(astronaut, coffee_array):
+    t = torch.rand(2, 3, 40, 36)
+    assert torch.equal(learned_resize(t, 2, fov=1.0), learned_resize(t, 2))
+    assert torch.equal(learned_resize(t, 4, fov=(0, 0, 36, 40)), learned_resize(t, 4))
+    assert np.array_equal(learned_resize(coffee_array, 2, fov=1), learned_resize(coffee_array, 2))
+    assert learned_resize(astronaut, 2, fov=1.0).tobytes() == learned_resize(astronaut, 2).tobytes()
+
+
+def test_fov_is_the_centre_crop_at_the_whole_images_size_on_every_input_type(astronaut):
+    # 64x48 at fov 0.5 and ratio 4: rows 16..48, columns 12..36, resized to 16x12 (E at ratio 2 on the crop)
+    t = torch.randint(0, 256, (2, 2, 3, 64, 48), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    out = learned_resize(t, 4, fov=0.5)
+    assert out.shape == (2, 2, 3, 16, 12) and out.dtype == torch.uint8
+    assert torch.equal(out, learned_resize(t[..., 16:48, 12:36].contiguous(), 4 / 2))
+    assert torch.equal(learned_resize(t, 4, fov=(12, 16, 36, 48)), out)
+    hwc = t[0].permute(0, 2, 3, 1).numpy()  # [2, 64, 48, 3]
+    assert np.array_equal(learned_resize(hwc, 4, fov=0.5), out[0].permute(0, 2, 3, 1).numpy())
+    crop = astronaut.crop((128, 128, 384, 384))  # 512x512 at fov 0.5: the centre 256x256
+    assert learned_resize(astronaut, 4, fov=0.5).tobytes() == learned_resize(crop, 2).tobytes()
+    assert learned_resize(astronaut, size=(100, 60), fov=0.5).size == (60, 100)
+
+
+def test_fov_below_two_times_the_ratio_is_plain_antialiased_bicubic_of_the_crop():
+    x = torch.rand(1, 3, 40, 40)
+    assert torch.allclose(learned_resize(x, 2, fov=0.75), bicubic(x[..., 5:35, 5:35], (20, 20)).clamp(0, 1))
+
+
+def test_fov_keeps_the_graph_of_a_float_tensor():
+    x = torch.rand(1, 3, 32, 32, requires_grad=True)
+    learned_resize(x, 2, fov=0.75).sum().backward()
+    assert x.grad[..., 4:28, 4:28].abs().sum() > 0 and x.grad[..., :2, :].abs().sum() == 0
+
+
+@pytest.mark.parametrize("fov, message", [
+    (0, "fov must be"), (-0.5, "fov must be"), (1.5, "fov must be"), (float("nan"), "fov must be"),
+    (float("inf"), "fov must be"), (True, "fov must be"), ("0.5", "fov must be"), ((1, 2, 3), "fov must be"),
+    ((0.0, 0, 8, 8), "fov must be"), ((0, 0, 9, 8), "must lie within the 8x8 image"),
+    ((4, 0, 4, 8), "must lie within"), (0.25, "smaller than its 4x4 thumbnail; learned_resize only downscales"),
+])
+def test_fov_errors_name_the_argument(fov, message):
+    from downscale.errors import InvalidArgumentError
+
+    with pytest.raises(InvalidArgumentError, match=message):
+        learned_resize(torch.rand(3, 8, 8), 2, fov=fov)
+    with pytest.raises(InvalidArgumentError, match="fov=0.5 needs a fixed ratio"):
+        learned_resize(torch.rand(3, 8, 8), "auto", fov=0.5)

@@ -67,6 +67,36 @@ def test_repr_says_what_it_does():
     assert "ratio=4" in repr(LearnedResize(4)) and "size=(8, 8)" in repr(LearnedResize(size=(8, 8)))
 
 
+def test_fov_crops_the_image_and_its_boxes_masks_keypoints_alike():
+    # 64x48 at fov 0.5: the centre 32x24 (rows 16..48, columns 12..36), resized by 2 to 16x12; a box
+    # reaching beyond the view is clipped to it
+    image = tv_tensors.Image(torch.rand(3, 64, 48))
+    boxes = tv_tensors.BoundingBoxes([[16, 24, 32, 40], [16, 24, 32, 56]], format="XYXY", canvas_size=(64, 48))
+    mask = tv_tensors.Mask(torch.zeros(64, 48, dtype=torch.uint8))
+    mask[16:32] = 1
+    points = tv_tensors.KeyPoints([[20.0, 32.0]], canvas_size=(64, 48))
+    out = LearnedResize(4, fov=0.5)({"image": image, "boxes": boxes, "mask": mask, "points": points})
+    crop = image.as_subclass(torch.Tensor)[:, 16:48, 12:36]
+    assert type(out["image"]) is tv_tensors.Image and torch.equal(out["image"].as_subclass(torch.Tensor),
+                                                                   learned_resize(crop, 2))
+    assert out["boxes"].canvas_size == (16, 12) and out["boxes"].tolist() == [[2, 4, 10, 12], [2, 4, 10, 16]]
+    assert out["mask"].shape == (16, 12) and out["mask"][:8].all() and not out["mask"][8:].any()
+    assert out["points"].tolist() == [[4.0, 8.0]]
+    same = LearnedResize(4, fov=(12, 16, 36, 48))({"image": image, "boxes": boxes})
+    assert torch.equal(same["image"], out["image"]) and same["boxes"].tolist() == out["boxes"].tolist()
+
+
+def test_fov_one_changes_nothing_and_bad_fov_fails_at_construction():
+    from downscale.errors import InvalidArgumentError
+
+    t = torch.rand(2, 3, 40, 36)
+    assert torch.equal(LearnedResize(4, fov=1.0)(t), LearnedResize(4)(t))
+    assert "fov" not in repr(LearnedResize(4)) and "fov=0.75" in repr(LearnedResize(2, fov=0.75))
+    for bad in (0, 1.5, float("nan"), (1, 2)):
+        with pytest.raises(InvalidArgumentError, match="fov must be"):
+            LearnedResize(2, fov=bad)
+
+
 def test_uses_no_private_torchvision_module():
     import ast
     import inspect

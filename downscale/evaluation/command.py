@@ -12,10 +12,11 @@ import numpy as np
 import torch
 
 from ..classifiers import EXTERNAL, NORMALIZATIONS, build_classifier, class_indices, load_classifier
-from ..errors import DownscaleError
+from ..errors import DownscaleError, InvalidArgumentError
 from ..model import TRAINED_RATIOS, output_size
 from ..pretrained import default_weights, list_pretrained, load_downscaler, load_weights
 from ..methods import CLASSICAL, METHODS, REFERENCE, check_methods
+from ..sizes import check_fov
 from .report import grid_png, markdown, write_json, write_text
 from .runner import VIEWS, Plan, image_folder, key_name, run, seeded_subset, subset_mask, summarise
 
@@ -74,6 +75,22 @@ def _downscalers(ratios, given, student_meta) -> tuple[dict, dict]:
     return models, info
 
 
+def _fovs(ctx, param, value):
+    """Click callback: comma-separated fields of view, each a number with 0 < fov <= 1; None if not given."""
+    if value is None:
+        return None
+    fovs = []
+    for text in value.split(","):
+        try:
+            fovs.append(check_fov(_number(text.strip())))
+        except (ValueError, InvalidArgumentError):
+            raise click.BadParameter(f"expected numbers with 0 < fov <= 1 (the centre fraction of each side), "
+                                     f"comma-separated, e.g. 1,0.875,0.75; got {text.strip()!r}") from None
+    if len(set(fovs)) != len(fovs):
+        raise click.BadParameter(f"a field of view is listed twice in {value!r}")
+    return [int(f) if f == 1 else f for f in fovs]
+
+
 def _regular_expression(ctx, param, value):
     """Click callback: ``value`` must compile as a Python regular expression."""
     try:
@@ -98,6 +115,11 @@ def _regular_expression(ctx, param, value):
 @click.option("--ratio", "ratios", callback=lambda c, p, v: v and _csv(_number)(c, p, v),
               help="Ratios, e.g. 2,4; 1 adds the full-resolution baseline row. Default: 2,4 for --classifier, "
                    "the student's own ratio for --student.")
+@click.option("--fov", "fovs", callback=_fovs,
+              help="Fields of view to sweep, e.g. 1,0.875,0.75,0.625,0.5: every classical method also resizes the "
+                   "centre fraction FOV of each side of the image to the same thumbnail size (the same classifier "
+                   "FLOPs); the best classical becomes the best (method, fov). 'learned' is evaluated at fov 1. "
+                   "Default: the whole image only.")
 @click.option("--classes", "views", default="all,dataset", show_default=True, callback=_csv(str),
               help="Top-1 over 'all' classifier outputs and/or only the 'dataset' classes (10-way on Imagenette).")
 @click.option("--agreement", is_flag=True,
@@ -114,8 +136,8 @@ def _regular_expression(ctx, param, value):
 @click.option("--grid-images", default=6, show_default=True, type=click.IntRange(0), help="Rows of grid.png.")
 @click.option("--latency-repeats", default=5, show_default=True, type=click.IntRange(0), help="0 skips latency.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for results.json, results.md, grid.png.")
-def evaluate(data, classifier, classifier_weights, normalize, student, downscalers, methods, ratios, views, agreement,
-             limit, seed, batch_size, image_size, subset_regex, device, grid_images, latency_repeats, out):
+def evaluate(data, classifier, classifier_weights, normalize, student, downscalers, methods, ratios, fovs, views,
+             agreement, limit, seed, batch_size, image_size, subset_regex, device, grid_images, latency_repeats, out):
     """Evaluate thumbnail methods on the same images: top-1 (and, with --agreement, agreement with the
     full image's top-1) with 95% CI, exact McNemar against the best classical resize and against
     bicubic_aa, PSNR/SSIM and colour shift against the bicubic_aa thumbnail, FLOPs and latency.
@@ -171,7 +193,8 @@ def evaluate(data, classifier, classifier_weights, normalize, student, downscale
         own = ("learned", meta.get("ratio"))
     indices = seeded_subset(len(dataset), limit, seed)
     torch.manual_seed(seed)
-    plan = Plan(methods, ratios, models)
+    fovs = fovs if fovs and fovs != [1] else None  # fov 1 alone is the default: today's report
+    plan = Plan(methods, ratios, models, fovs or [1])
     with click.progressbar(length=len(indices), label=f"eval {len(indices)} images", file=sys.stderr) as bar:
         def progress(loader):
             for images, target in loader:
@@ -189,12 +212,13 @@ def evaluate(data, classifier, classifier_weights, normalize, student, downscale
     rows = summarise(raw, class_map, groups, views)
     for row in rows:
         row["size"] = output_size(image_size, image_size, row["ratio"])
-        row["own"] = own is not None and (row["method"], row["ratio"]) == own
+        row["own"] = own is not None and (row["method"], row["ratio"]) == own and row.get("fov", 1) == 1
     labels = raw["labels"]
     results = {
         "config": {
             "model": label, "data": str(data), "n_images": len(indices), "limit": limit, "seed": seed,
-            "methods": methods, "ratios": ratios, "classes": views, "image_size": image_size,
+            "methods": methods, "ratios": ratios, **({"fovs": fovs} if fovs else {}), "classes": views,
+            "image_size": image_size,
             "num_outputs": model.num_classes, "num_classes": len(dataset.classes), "batch_size": batch_size,
             "device": device, "threads": torch.get_num_threads(), "latency_repeats": latency_repeats,
             "torch": torch.__version__, "subset_regex": subset_regex,
@@ -211,6 +235,7 @@ def evaluate(data, classifier, classifier_weights, normalize, student, downscale
     write_json(out / "results.json", results)
     write_text(out / "results.md", markdown(results))
     if grid_images:
-        grid_png(out / "grid.png", raw["examples"], [(m, r) for r in ratios if r != 1 for m in (REFERENCE, "learned")])
+        grid_png(out / "grid.png", raw["examples"],
+                 [(m, r, f) for r in ratios if r != 1 for f in fovs or [1] for m in (REFERENCE, "learned")])
     click.echo(markdown(results))
     click.echo(f"wrote {out / 'results.json'}, {out / 'results.md'}" + (f", {out / 'grid.png'}" if grid_images else ""))

@@ -68,10 +68,13 @@ def _fmt_shift(values) -> str:
 
 def _row_md(row: dict) -> str:
     ci = row["ci95"]
-    cells = [f"{row['ratio']:g}", "x".join(map(str, row["size"])), row["method"] + (" ★" if row.get("own") else ""),
-             f"{100 * row['top1']:.1f} [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]"]
+    cells = [f"{row['ratio']:g}", "x".join(map(str, row["size"])), row["method"] + (" ★" if row.get("own") else "")]
+    if "fov" in row:
+        cells.append(f"{row['fov']:g}")
+    cells.append(f"{100 * row['top1']:.1f} [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]")
     for vs in (row.get("vs_best_classical"), row.get("vs_bicubic")):
-        cells += [f"{100 * vs['delta']:+.1f}" + (f" ({vs['method']})" if "method" in vs else ""),
+        best = vs and "method" in vs and (vs["method"] + (f", fov {vs['fov']:g}" if "fov" in vs else ""))
+        cells += [f"{100 * vs['delta']:+.1f}" + (f" ({best})" if best else ""),
                   f"{vs['p_mcnemar']:.3g} (+{vs['method_only']}/−{vs['other_only']})"] if vs else ["", ""]
     q = row.get("quality_vs_bicubic")
     if q:
@@ -95,12 +98,20 @@ HEADER = (
 )
 
 
+FOV_HEADER = (HEADER.replace("| method |", "| method | fov |").replace("Δ vs bicubic_aa (pts)", "Δ vs bicubic_aa, same fov (pts)")
+              .replace("|---|---:|", "|---|---:|---:|", 1))
+
+
 def markdown(results: dict) -> str:
     """A Markdown report: the setup, then one table per image group and accuracy view."""
     cfg = results["config"]
     lines = [f"# downscale eval: {cfg['model']}", ""]
     lines += [f"- data: `{cfg['data']}` ({cfg['n_images']} images"
               + (f", seeded subset: limit {cfg['limit']}, seed {cfg['seed']}" if cfg["limit"] else ", all") + ")"]
+    if cfg.get("fovs"):
+        lines.append(f"- fields of view {', '.join(f'{f:g}' for f in cfg['fovs'])}: the centre fraction fov of each side,"
+                     " resized to the whole image's thumbnail size (the same classifier FLOPs); `learned` at fov 1 only;"
+                     " the best classical is the best (method, fov) pair")
     for r, d in cfg["downscalers"].items():
         lines.append(f"- `learned` at ratio {r}: `{d['name']}`" + ("" if d.get("learned", True) else " (untrained: equals bicubic_aa)"))
     if cfg.get("own_method"):
@@ -120,22 +131,25 @@ def markdown(results: dict) -> str:
         groups.setdefault((row["group"], row["view"]), []).append(row)
     for (group, view), rows in groups.items():
         title = VIEW_TITLES[view].format(outputs=cfg["num_outputs"], classes=cfg["num_classes"])
-        lines += [f"## {group} (n={rows[0]['n']}): {title}", "", HEADER, *map(_row_md, rows), ""]
+        header = FOV_HEADER if "fov" in rows[0] else HEADER
+        lines += [f"## {group} (n={rows[0]['n']}): {title}", "", header, *map(_row_md, rows), ""]
     return "\n".join(lines)
 
 
-def grid_png(path: Path, examples: dict, columns: list[tuple[str, float]], label_height: int = 16) -> None:
-    """A PNG: one row per example image, columns ``original | method@ratio ...`` with a text header.
+def grid_png(path: Path, examples: dict, columns: list[tuple[str, float, float]], label_height: int = 16) -> None:
+    """A PNG: one row per example image, columns ``original | method@ratio ...`` with a text header;
+    ``columns`` are ``(method, ratio, fov)`` keys of ``examples["thumbs"]`` (missing ones are left out).
 
     Thumbnails are enlarged with nearest-neighbour to the original's size so their pixels stay visible.
     """
     images = examples["images"]
     n, _, h, w = images.shape
     cols = [("original", images.float() / 255)]
-    for method, ratio in columns:
-        t = examples["thumbs"].get((method, ratio))
+    for method, ratio, fov in columns:
+        t = examples["thumbs"].get((method, ratio, fov))
         if t is not None:
-            cols.append((f"{method} /{ratio:g}", F.interpolate(t, size=(h, w), mode="nearest")))
+            name = f"{method} /{ratio:g}" + ("" if fov == 1 else f" fov {fov:g}")
+            cols.append((name, F.interpolate(t, size=(h, w), mode="nearest")))
     pad = 4
     canvas = Image.new("RGB", (len(cols) * (w + pad) + pad, label_height + n * (h + pad) + pad), "white")
     draw = ImageDraw.Draw(canvas)

