@@ -14,6 +14,7 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import signal
+import socket
 import sys
 from collections.abc import Iterator
 from dataclasses import replace
@@ -70,9 +71,12 @@ def _worker(conn, threads: int) -> None:
     results)``, until it receives None. Ctrl-C is the parent's to handle (the chunk at hand is finished)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _init_worker(threads)
-    while (job := conn.recv()) is not None:
-        index, chunk, opts = job
-        conn.send((index, convert_chunk(chunk, opts)))
+    try:
+        while (job := conn.recv()) is not None:
+            index, chunk, opts = job
+            conn.send((index, convert_chunk(chunk, opts)))
+    except (EOFError, BrokenPipeError):  # the parent is gone
+        pass
 
 
 def _start_method() -> str:
@@ -234,7 +238,9 @@ def run_ray(tasks: list[Task], opts: Options, address: str | None = None) -> Ite
     in the order of ``tasks``.
 
     Raises, at the call (not on iteration): ImportError with the install command if Ray is missing;
-    ValueError if the cluster has no CPU (or, for a GPU device, no GPU).
+    ValueError if nothing answers at a ``host:port`` address (within ``RAY_CONNECT_TIMEOUT`` seconds,
+    where Ray itself would retry for minutes), or if the cluster has no CPU (or, for a GPU device,
+    no GPU).
     """
     try:
         import ray
@@ -243,8 +249,13 @@ def run_ray(tasks: list[Task], opts: Options, address: str | None = None) -> Ite
     if not tasks:
         return iter(())
     if not ray.is_initialized():
-        ray.init(address=address or os.environ.get("RAY_ADDRESS"), include_dashboard=False,
-                 log_to_driver=False, configure_logging=False)
+        address = address or os.environ.get("RAY_ADDRESS")
+        if address:
+            _check_reachable(address)
+        # Ray's own notes (token authentication, its C++ core's log lines) are not convert's output
+        logging.getLogger("ray").setLevel(logging.ERROR)
+        os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
     gpu = on_device(opts)
     resource = "GPU" if gpu else "CPU"
     actors = int(ray.cluster_resources().get(resource, 0))
@@ -263,6 +274,23 @@ def run_ray(tasks: list[Task], opts: Options, address: str | None = None) -> Ite
         compute=ray.data.ActorPoolStrategy(size=min(actors, len(rows))),
         **({"num_gpus": 1} if gpu else {"num_cpus": 1}))
     return _ray_results(dataset)
+
+
+RAY_CONNECT_TIMEOUT = 10.0  # seconds to wait for a Ray cluster's head to accept a connection
+
+
+def _check_reachable(address: str) -> None:
+    """ValueError naming ``address`` if it is ``[ray://]host:port`` and nothing accepts a TCP connection
+    there; other forms (``auto``, ``local``) are Ray's to resolve."""
+    host, colon, port = address.removeprefix("ray://").rpartition(":")
+    if not colon or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=RAY_CONNECT_TIMEOUT).close()
+    except OSError as exc:
+        raise ValueError(f"no Ray cluster answers at {address} (--ray-address, else $RAY_ADDRESS): "
+                         f"{exc.strerror or exc}; start one there (ray start --head), or give neither for a "
+                         "local Ray") from None
 
 
 def _ray_results(dataset) -> Iterator[Result]:

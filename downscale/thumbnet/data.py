@@ -21,12 +21,10 @@ class IndexedImageFolder(datasets.ImageFolder):
 
     Images are resized (short side) and centre-cropped to ``size``; no random augmentation here
     (flips are applied per batch from a seeded per-epoch plan, see ``epoch_flips``). Raises ValueError
-    naming ``root`` when it holds no class sub-folders, and (``check``) naming the image files that
-    cannot be decoded, found by decoding every file once up front (about 1 ms per 224-px JPEG on
-    one core), so that a bad file stops a run before its teacher cache and training, not during them.
+    naming ``root`` when it holds no class sub-folders.
     """
 
-    def __init__(self, root: str | os.PathLike, size: int = 224, check: bool = True):
+    def __init__(self, root: str | os.PathLike, size: int = 224):
         transform = v2.Compose([
             v2.ToImage(), v2.Resize(size, antialias=True), v2.CenterCrop(size), v2.ToDtype(torch.float32, scale=True),
         ])
@@ -35,11 +33,16 @@ class IndexedImageFolder(datasets.ImageFolder):
         except FileNotFoundError as exc:  # torchvision's "Couldn't find any class folder in ..."
             raise ValueError(f"{root}: no class sub-folders ({exc}); --data must hold one folder of images "
                              "per class (DATA/<class>/<image>)") from exc
-        bad = unreadable_images([path for path, _ in self.samples]) if check else {}
+
+    def check(self, indices: list[int]) -> None:
+        """Decode the images at ``indices`` once (about 1 ms per 224-px JPEG on one core), so that a bad
+        file stops a run up front, not in its teacher cache or training. Raises ValueError naming the
+        files that cannot be read."""
+        bad = unreadable_images([self.samples[i][0] for i in indices])
         if bad:
             listed = "; ".join(list(bad.values())[:3]) + ("; ..." if len(bad) > 3 else "")
-            raise ValueError(f"{root}: {len(bad)} of {len(self.samples)} image file(s) cannot be read; fix or "
-                             f"remove them: {listed}")
+            raise ValueError(f"{self.root}: {len(bad)} of the run's {len(indices)} image file(s) cannot be read; "
+                             f"fix or remove them: {listed}")
 
     def __getitem__(self, index: int):
         image, label = super().__getitem__(index)

@@ -75,11 +75,12 @@ def test_train_refuses_unreadable_images_up_front_naming_them(tmp_path):
     (folder / "empty.jpg").write_bytes(b"")
     teacher = tmp_path / "teacher.pt"
     teacher.write_bytes(b"never read: the data is checked first")
-    result = run_cli("train", "--data", tmp_path / "data", "--teacher-weights", teacher, "--out", tmp_path / "run")
+    result = run_cli("train", "--data", tmp_path / "data", "--teacher-weights", teacher, "--out", tmp_path / "run",
+                     "--holdout", 1)
     _no_traceback(result)
     assert result.exit_code == 2, result.output
     assert f"{folder / 'empty.jpg'}: not an image file: it is empty" in result.output
-    assert "1 of 4 image file(s) cannot be read" in result.output
+    assert "1 of the run's 4 image file(s) cannot be read" in result.output
     assert not (tmp_path / "run" / "cache").exists()
 
 
@@ -356,3 +357,24 @@ def test_lossless_webp_stays_lossless(tmp_path):
         assert np.array_equal(np.asarray(thumb.convert("RGB")), np.asarray(want))
     result = run_cli("convert", tmp_path / "p.png", "-o", tmp_path / "out2", "--method", "bicubic", "--format", "webp")
     assert not _is_lossless(tmp_path / "out2" / "p.webp")  # only a lossless source stays lossless
+
+
+def test_a_ray_address_where_nothing_listens_fails_at_once_naming_it(tmp_path, monkeypatch):
+    import socket
+    import time
+    import types
+
+    with socket.socket() as probe:  # a free port: nothing listens there
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    inits = []
+    fake = types.SimpleNamespace(is_initialized=lambda: False, init=lambda **kwargs: inits.append(kwargs))
+    monkeypatch.setitem(sys.modules, "ray", fake)  # (Ray itself would retry for minutes)
+    noise(8, 8).save(tmp_path / "a.png")
+    for given in ([f"127.0.0.1:{port}"], [f"ray://127.0.0.1:{port}"]):
+        tic = time.monotonic()
+        result = run_cli("convert", tmp_path / "a.png", "-o", tmp_path / "out", "--method", "bicubic",
+                         "--engine", "ray", "--ray-address", *given)
+        assert time.monotonic() - tic < 30 and result.exit_code == 1, result.output
+        assert f"Error: no Ray cluster answers at {given[0]} (--ray-address, else $RAY_ADDRESS)" in result.output
+    assert inits == []
