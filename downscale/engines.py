@@ -166,8 +166,8 @@ def _run_workers(chunks: list[list[Task]], opts: Options, jobs: int) -> Iterator
 def _lost(chunk: list[Task], process) -> list[Result]:
     """The failed Results of a chunk whose worker ``process`` died; deletes what it left half-written."""
     code = process.exitcode
-    how = (f"killed by {signal.Signals(-code).name}" if code is not None and code < 0 and -code in signal.valid_signals()
-           else f"exit status {code}")
+    killed = code is not None and code < 0 and -code in signal.valid_signals()
+    how = f"killed by {signal.Signals(-code).name}" if killed else f"exit status {code}"
     for task in chunk:
         remove_temporaries(task.dest, process.pid)
     return [Result("failed", f"{task.source}: lost: the worker process converting it (in a chunk of "
