@@ -233,7 +233,7 @@ def _open(task: Task, opts: Options) -> _Opened | Result:
         lossless = img.format == "WEBP" and fmt == "WEBP" and webp_lossless(task.source)
         if count < 2 or opts.first_frame:
             return _Opened(img, fmt, scale, lossless=lossless)
-        if fmt not in MULTI_FRAME_FORMATS:
+        if fmt not in MULTI_FRAME_FORMATS or fmt not in Image.SAVE_ALL:  # (AVIF: where Pillow writes animations)
             return _Opened(img, fmt, scale, warning=(
                 f"{task.source}: {count} frames; {fmt} stores one, so only the first is written "
                 "(--format png or webp keeps them all; --first-frame: a still, without this warning)"))
