@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import math
 import os
+import re
 import sys
 import time
 from dataclasses import replace
@@ -198,7 +199,7 @@ def convert(inputs, outdir, ratio, fov, recursive, fmt, quality, skip_existing, 
             action = "skip (exists)" if exists and skip_existing else "overwrite" if exists else "write"
             click.echo(f"{action}: {task.source} -> {task.dest}")
         for error in errors:
-            click.echo(f"error: {error}", err=True)
+            click.echo(f"error: {shown(error)}", err=True)
         click.echo(f"dry run: {len(tasks)} file(s) planned, {len(errors)} error(s); nothing written")
         sys.exit(1 if errors else 0)
     if tasks and method == "learned":  # (a Ray cluster's GPUs are checked by its workers: the driver may have none)
@@ -211,8 +212,10 @@ def convert(inputs, outdir, ratio, fov, recursive, fmt, quality, skip_existing, 
         if not os.access(outdir, os.W_OK | os.X_OK):
             raise click.ClickException(f"output folder {outdir} is not writable; choose another with -o")
     for error in errors:
-        click.echo(f"error: {error}", err=True)
-    from .engines import run_local, run_ray
+        click.echo(f"error: {shown(error)}", err=True)
+    from .engines import chunks_of, run_local, run_ray
+
+    chunks = chunks_of(tasks, opts)
 
     start = time.perf_counter()  # libraries and weights are loaded: from here on it is the conversion
     try:
@@ -230,23 +233,29 @@ def convert(inputs, outdir, ratio, fov, recursive, fmt, quality, skip_existing, 
                 if result.status == "converted":
                     ratios[result.ratio] = ratios.get(result.ratio, 0) + 1
                 if result.status == "failed":
-                    click.echo(f"\nerror: {result.message}", err=True)
+                    click.echo(f"\nerror: {shown(result.message)}", err=True)
                 if result.warning:
-                    click.echo(f"\nwarning: {result.warning}", err=True)
+                    click.echo(f"\nwarning: {shown(result.warning)}", err=True)
                 bar.update(1)
         except RuntimeError as exc:  # the engine itself failed (a worker killed, a Ray job lost), not a file
             raise click.ClickException(str(exc)) from None
     if ratio == "auto" and ratios:
         click.echo("chosen ratios: " + ", ".join(f"{r}: {n} file(s)" for r, n in sorted(ratios.items())))
     seconds = time.perf_counter() - start
-    if first is not None and len(tasks) > 1:  # start-up: workers (for Ray: their imports and E) and a first chunk
-        startup, rest = first - start, len(tasks) - 1
+    if first is not None and len(chunks) > 1:  # start-up: workers (for Ray: their imports and E) and a first chunk
+        startup, rest = first - start, len(tasks) - len(chunks[0])
         click.echo(f"start-up {startup:.2f} s (to the first result), then {rest} in {seconds - startup:.2f} s "
                    f"({rest / max(seconds - startup, 1e-9):.1f}/s)")
     click.echo(f"{counts['converted']} converted, {counts['skipped']} skipped (already there), "
                f"{counts['failed']} failed -> {outdir} ({len(tasks)} in {seconds:.2f} s, "
                f"{len(tasks) / max(seconds, 1e-9):.1f}/s)")
     sys.exit(1 if counts["failed"] else 0)
+
+
+def shown(text: str) -> str:
+    """``text`` with each byte of a file name that is not UTF-8 (held as a surrogate, ``os.fsdecode``)
+    shown as U+FFFD, the replacement character, instead of Python's escape ``\\udcff``."""
+    return re.sub("[\ud800-\udfff]", "\ufffd", text)
 
 
 def _check_learned(opts):

@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 
 from .images import (FORMAT_SUFFIX, IMAGE_SUFFIXES, MULTI_FRAME_FORMATS, Frames, read_frames, read_image_reduced,
-                     write_image)
+                     webp_lossless, write_image)
 from .sizes import fov_box, output_size
 
 __all__ = ["Options", "Task", "Result", "find_images", "plan", "thumbnail", "convert_one", "convert_batch"]
@@ -68,12 +68,13 @@ def find_images(inputs: list[Path], outdir: Path, recursive: bool,
     """``([(file, path relative to the output folder), ...], [error, ...])`` for files and folders.
 
     A folder's images are mirrored under ``outdir``; a file named directly goes to its top level.
-    The same file named twice is listed once; the output folder, hidden files and symlinked folders
+    The same file named twice for the same output is listed once (a link under another name, such as
+    an alias in the same folder, is its own entry); the output folder, hidden files and symlinked folders
     are never entered (so no loops, and no re-processing of our own outputs). Every other entry with
     an image suffix (``IMAGE_SUFFIXES``) is listed, so that broken links and special files are
     reported, not skipped; folder entries with other suffixes are appended to ``others``.
     """
-    found: dict[Path, tuple[Path, Path]] = {}
+    found: dict[tuple[Path, Path], tuple[Path, Path]] = {}
     errors = []
     out_resolved = _real(outdir)
 
@@ -84,7 +85,7 @@ def find_images(inputs: list[Path], outdir: Path, recursive: bool,
         if file.name.startswith("."):
             return
         if file.suffix.lower() in IMAGE_SUFFIXES:
-            found.setdefault(_real(file), (file, rel))
+            found.setdefault((_real(file), rel), (file, rel))
         elif others is not None:
             others.append(file)
 
@@ -107,7 +108,7 @@ def find_images(inputs: list[Path], outdir: Path, recursive: bool,
                     if not file.is_dir():
                         add(file, Path(file.name))
         elif item.exists() or item.is_symlink():
-            found.setdefault(_real(item), (item, Path(item.name)))  # named explicitly: always tried
+            found.setdefault((_real(item), Path(item.name)), (item, Path(item.name)))  # named explicitly: always tried
         else:
             errors.append(f"{item}: no such file or folder")
     return list(found.values()), errors
@@ -174,13 +175,15 @@ def convert_one(task: Task, opts: Options) -> Result:
 
 class _Opened(NamedTuple):
     """A decoded source: its first frame, the output format, the scale it was decoded at
-    (``read_image_reduced``), all its frames where they are written, and a warning where dropped."""
+    (``read_image_reduced``), all its frames where they are written, a warning where dropped, and
+    whether it is a lossless WebP (written lossless again as WebP)."""
 
     img: Image.Image
     fmt: str
     scale: int
     frames: Frames | None = None
     warning: str | None = None
+    lossless: bool = False
 
 
 def convert_batch(tasks: list[Task], opts: Options) -> list[Result]:
@@ -234,13 +237,14 @@ def _open(task: Task, opts: Options) -> _Opened | Result:
         if fmt not in Image.SAVE:
             return Result("failed", f"{task.source}: Pillow reads {fmt} files but cannot write them; use --format png")
         count = img.info.pop("frames", 1)
+        lossless = img.format == "WEBP" and fmt == "WEBP" and webp_lossless(task.source)
         if count < 2 or opts.first_frame:
-            return _Opened(img, fmt, scale)
-        if fmt not in MULTI_FRAME_FORMATS:
+            return _Opened(img, fmt, scale, lossless=lossless)
+        if fmt not in MULTI_FRAME_FORMATS or fmt not in Image.SAVE_ALL:  # (AVIF: where Pillow writes animations)
             return _Opened(img, fmt, scale, warning=(
                 f"{task.source}: {count} frames; {fmt} stores one, so only the first is written "
                 "(--format png or webp keeps them all; --first-frame: a still, without this warning)"))
-        return _Opened(img, fmt, scale, frames=read_frames(task.source))
+        return _Opened(img, fmt, scale, frames=read_frames(task.source), lossless=lossless)
     except Exception as exc:  # one bad file must not stop the batch
         return _failed(task, exc)
 
@@ -259,7 +263,7 @@ def _finish(task: Task, opts: Options, opened: _Opened, thumb: Image.Image | Non
             del timing["disposal"]  # (each format numbers its disposal methods its own way)
         result = _store(task, lambda dest: write_image(frames, dest, fmt=fmt, quality=opts.quality, timing=timing,
                                                        icc_profile=img.info.get("icc_profile"),
-                                                       overwrite=opts.overwrite),
+                                                       overwrite=opts.overwrite, lossless=opened.lossless),
                         thumb.size, ratio)
         return result._replace(warning=opened.warning) if result.status == "converted" else result
     except Exception as exc:  # one bad file must not stop the batch
@@ -287,6 +291,10 @@ def _store(task: Task, write: Callable[[Path], bool], size: tuple[int, int], rat
         task.dest.parent.mkdir(parents=True, exist_ok=True)
         written = write(task.dest)
     except OSError as exc:
+        in_the_way = next((p for p in reversed(task.dest.parents) if os.path.lexists(p) and not p.is_dir()), None)
+        if in_the_way is not None:  # (mkdir says only "File exists" or "Not a directory")
+            return Result("failed", f"{task.source}: cannot write {task.dest}: {in_the_way} is a file, not a "
+                                    "folder; move it or choose another -o")
         return Result("failed", f"{task.source}: cannot write {task.dest}: {exc.strerror or exc}")
     if not written:
         return Result("skipped", f"{task.dest}: exists (written by another run meanwhile)")

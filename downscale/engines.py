@@ -11,14 +11,17 @@ from __future__ import annotations
 import logging
 import math
 import multiprocessing
+import multiprocessing.connection
 import os
+import signal
+import socket
 import sys
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
 from .convert import Options, Result, Task, convert_batch
+from .images import remove_temporaries
 
 __all__ = ["on_device", "convert_chunk", "load_learned", "run_local", "run_ray", "RayConverter"]
 
@@ -65,6 +68,19 @@ def _init_worker(threads: int):
         sys.modules["torch"].set_num_threads(threads)
 
 
+def _worker(conn, threads: int) -> None:
+    """A worker process: converts each ``(index, chunk, opts)`` it receives and sends back ``(index,
+    results)``, until it receives None. Ctrl-C is the parent's to handle (the chunk at hand is finished)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _init_worker(threads)
+    try:
+        while (job := conn.recv()) is not None:
+            index, chunk, opts = job
+            conn.send((index, convert_chunk(chunk, opts)))
+    except (EOFError, BrokenPipeError):  # the parent is gone
+        pass
+
+
 def _start_method() -> str:
     """"fork" where it exists and is safe, so workers inherit the parent's imports (importing torch
     takes seconds); else "spawn". Forking is safe here because the parent has run torch only on
@@ -80,17 +96,91 @@ def _start_method() -> str:
 def run_local(tasks: list[Task], opts: Options, jobs: int = 1) -> Iterator[Result]:
     """Convert in this process (``jobs=1``) or in ``jobs`` worker processes sharing the cores, chunk by
     chunk (``convert_chunk``); results in the order of ``tasks``."""
-    chunks = _chunks(tasks, *((DEVICE_CHUNK_FILES, DEVICE_CHUNK_BYTES) if on_device(opts) else ()))
+    chunks = chunks_of(tasks, opts)
     if jobs == 1 or len(chunks) < 2:
         for chunk in chunks:
             yield from convert_chunk(chunk, opts)
         return
     jobs = min(jobs, len(chunks))  # never more workers (each may import torch) than chunks of work
+    yield from _run_workers(chunks, opts, jobs)
+
+
+def _start_worker(context, threads: int):
+    """``(connection, process)`` of a new worker process (``_worker``)."""
+    conn, child = context.Pipe()
+    process = context.Process(target=_worker, args=(child, threads), daemon=True)
+    process.start()
+    child.close()
+    return conn, process
+
+
+def _run_workers(chunks: list[list[Task]], opts: Options, jobs: int) -> Iterator[Result]:
+    """``convert_chunk`` of each chunk in ``jobs`` worker processes, one chunk at a time each; results in
+    the order of the chunks. A worker that dies (killed, out of memory) fails the files of its chunk
+    only, naming each; its temporary files are deleted and a fresh worker takes the next chunk."""
     threads = max(1, (os.cpu_count() or 1) // jobs)
     context = multiprocessing.get_context(_start_method())
-    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=(threads,)) as pool:
-        for results in pool.map(convert_chunk, chunks, [opts] * len(chunks)):
-            yield from results
+    todo = list(enumerate(chunks))[::-1]  # popped from the end: in order
+    busy: dict = {}  # connection -> (process, index of its chunk or None when idle)
+    done: dict[int, list[Result]] = {}
+
+    def give(conn, process) -> None:
+        index = todo.pop()[0] if todo else None
+        busy[conn] = (process, index)
+        if index is not None:
+            try:
+                conn.send((index, chunks[index], opts))
+            except OSError:  # it died before taking the chunk: wait() sees it closed
+                pass
+
+    try:
+        for _ in range(jobs):
+            give(*_start_worker(context, threads))
+        for index in range(len(chunks)):
+            while index not in done:
+                for conn in multiprocessing.connection.wait([c for c, (_, i) in busy.items() if i is not None]):
+                    process, mine = busy.pop(conn)
+                    try:
+                        got, results = conn.recv()
+                    except (EOFError, OSError):  # the worker died
+                        conn.close()
+                        process.join()
+                        done[mine] = _lost(chunks[mine], process)
+                        if todo:
+                            give(*_start_worker(context, threads))
+                        continue
+                    done[got] = results
+                    give(conn, process)
+            yield from done.pop(index)
+    finally:
+        for conn, (process, _) in busy.items():
+            try:
+                conn.send(None)  # after the chunk at hand, if any: it ends written, not half-written
+            except OSError:
+                pass
+        for conn, (process, _) in busy.items():
+            process.join(timeout=60)
+            if process.is_alive():
+                process.terminate()
+            conn.close()
+
+
+def _lost(chunk: list[Task], process) -> list[Result]:
+    """The failed Results of a chunk whose worker ``process`` died; deletes what it left half-written."""
+    code = process.exitcode
+    killed = code is not None and code < 0 and -code in signal.valid_signals()
+    how = f"killed by {signal.Signals(-code).name}" if killed else f"exit status {code}"
+    for task in chunk:
+        remove_temporaries(task.dest, process.pid)
+    return [Result("failed", f"{task.source}: lost: the worker process converting it (in a chunk of "
+                             f"{len(chunk)} file(s)) died ({how}; out of memory?); run again to convert what is "
+                             "missing (what was written is complete, and skipped)")
+            for task in chunk]
+
+
+def chunks_of(tasks: list[Task], opts: Options) -> list[list[Task]]:
+    """The chunks both engines convert ``tasks`` in (larger on a GPU)."""
+    return _chunks(tasks, *((DEVICE_CHUNK_FILES, DEVICE_CHUNK_BYTES) if on_device(opts) else ()))
 
 
 def _chunks(tasks: list[Task], most: int = CHUNK_FILES, budget: int = CHUNK_BYTES) -> list[list[Task]]:
@@ -150,7 +240,9 @@ def run_ray(tasks: list[Task], opts: Options, address: str | None = None) -> Ite
     in the order of ``tasks``.
 
     Raises, at the call (not on iteration): ImportError with the install command if Ray is missing;
-    ValueError if the cluster has no CPU (or, for a GPU device, no GPU).
+    ValueError if nothing answers at a ``host:port`` address (within ``RAY_CONNECT_TIMEOUT`` seconds,
+    where Ray itself would retry for minutes), or if the cluster has no CPU (or, for a GPU device,
+    no GPU).
     """
     try:
         import ray
@@ -159,15 +251,20 @@ def run_ray(tasks: list[Task], opts: Options, address: str | None = None) -> Ite
     if not tasks:
         return iter(())
     if not ray.is_initialized():
-        ray.init(address=address or os.environ.get("RAY_ADDRESS"), include_dashboard=False,
-                 log_to_driver=False, configure_logging=False)
+        address = address or os.environ.get("RAY_ADDRESS")
+        if address:
+            _check_reachable(address)
+        # Ray's own notes (token authentication, its C++ core's log lines) are not convert's output
+        logging.getLogger("ray").setLevel(logging.ERROR)
+        os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
     gpu = on_device(opts)
     resource = "GPU" if gpu else "CPU"
     actors = int(ray.cluster_resources().get(resource, 0))
     if actors < 1:
         raise ValueError(f"the Ray cluster has no {resource}"
                          + (f" for --device {opts.device}; use --device cpu" if gpu else ""))
-    chunks = _chunks(tasks, *((DEVICE_CHUNK_FILES, DEVICE_CHUNK_BYTES) if gpu else ()))
+    chunks = chunks_of(tasks, opts)
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False  # `downscale convert` draws its own
     context.print_on_execution_start = False
@@ -179,6 +276,23 @@ def run_ray(tasks: list[Task], opts: Options, address: str | None = None) -> Ite
         compute=ray.data.ActorPoolStrategy(size=min(actors, len(rows))),
         **({"num_gpus": 1} if gpu else {"num_cpus": 1}))
     return _ray_results(dataset)
+
+
+RAY_CONNECT_TIMEOUT = 10.0  # seconds to wait for a Ray cluster's head to accept a connection
+
+
+def _check_reachable(address: str) -> None:
+    """ValueError naming ``address`` if it is ``[ray://]host:port`` and nothing accepts a TCP connection
+    there; other forms (``auto``, ``local``) are Ray's to resolve."""
+    host, colon, port = address.removeprefix("ray://").rpartition(":")
+    if not colon or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=RAY_CONNECT_TIMEOUT).close()
+    except OSError as exc:
+        raise ValueError(f"no Ray cluster answers at {address} (--ray-address, else $RAY_ADDRESS): "
+                         f"{exc.strerror or exc}; start one there (ray start --head), or give neither for a "
+                         "local Ray") from None
 
 
 def _ray_results(dataset) -> Iterator[Result]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import secrets
 import stat
 import warnings
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO, Callable, NamedTuple, TypeVar
 
@@ -31,9 +33,9 @@ _SAVE_MODES = {
     "GIF": {"L", "P", "RGB", "RGBA"},  # Pillow quantises RGB(A) to an adaptive palette, keeping transparency
 }
 # Formats Pillow writes with several frames (save_all), and the timing keys each stores.
-MULTI_FRAME_FORMATS = {"GIF", "PNG", "WEBP", "TIFF"}
+MULTI_FRAME_FORMATS = {"GIF", "PNG", "WEBP", "TIFF", "AVIF"}
 _TIMING_KEYS = {"GIF": ("duration", "loop", "disposal"), "PNG": ("duration", "loop", "disposal"),
-                "WEBP": ("duration", "loop")}
+                "WEBP": ("duration", "loop"), "AVIF": ("duration", "loop")}
 # The colour space (ICC header bytes 16-20) of the pixels each mode stores.
 _MODE_SPACE = {"1": b"GRAY", "L": b"GRAY", "LA": b"GRAY", "I": b"GRAY", "I;16": b"GRAY", "F": b"GRAY",
                "P": b"RGB ", "PA": b"RGB ", "RGB": b"RGB ", "RGBA": b"RGB ", "CMYK": b"CMYK"}
@@ -57,11 +59,12 @@ def read_image_reduced(path: str | os.PathLike, most: int) -> tuple[Image.Image,
     sides, so the reduced image covers exactly the same pixels. Decoding is faster and leaves fewer
     pixels to resize. Returns ``(image, scale)``; the full-size image is ``scale`` times larger (1: not
     reduced: other formats, ``most < 2``, or sides no scale divides). Only the first frame of an
-    animation is decoded (see ``read_frames``); ``image.info["frames"]`` is how many the file holds.
+    animation is decoded (see ``read_frames``); ``image.info["frames"]`` is how many the file holds
+    (1 for a camera's MPO JPEG: its other images are previews or views of a still, not frames).
     Raises as ``read_image``.
     """
     def decode(img: Image.Image) -> tuple[Image.Image, int]:
-        frames = getattr(img, "n_frames", 1)
+        frames = 1 if img.format == "MPO" else getattr(img, "n_frames", 1)  # (MPO: a photo and its previews)
         scale = _draft(img, most)
         img.load()
         upright = _upright(img)
@@ -70,6 +73,52 @@ def read_image_reduced(path: str | os.PathLike, most: int) -> tuple[Image.Image,
         return upright, scale
 
     return _decode(path, decode)
+
+
+def check_image(path: str | os.PathLike) -> None:
+    """Decode ``path`` to the end without keeping it: a JPEG at 1/8 of its size (libjpeg still reads
+    all of its data, which is what fails on a truncated file), other formats in full. A cheaper
+    ``read_image`` for checking a folder before long work on it. Raises as ``read_image``."""
+    def decode(img: Image.Image) -> None:
+        if img.format == "JPEG":
+            img.draft(None, (max(1, img.width // 8), max(1, img.height // 8)))
+        img.load()
+
+    _decode(path, decode)
+
+
+def unreadable_images(paths: Sequence[str | os.PathLike]) -> dict[int, str]:
+    """``{position in paths: ImageReadError message naming the file}`` for the files ``check_image``
+    refuses; decoded on a few threads (Pillow's decoders release the GIL)."""
+    def problem(path) -> str | None:
+        try:
+            check_image(path)
+        except ImageReadError as exc:
+            return str(exc)
+        return None
+
+    with ThreadPoolExecutor(min(8, os.cpu_count() or 1)) as pool:
+        return {i: message for i, message in enumerate(pool.map(problem, paths)) if message is not None}
+
+
+def webp_lossless(path: str | os.PathLike) -> bool:
+    """Whether the WebP file ``path`` is lossless (its first image is a VP8L bitstream); False for other
+    files and for anything unreadable."""
+    try:
+        with open(path, "rb") as f:
+            if f.read(12)[8:] != b"WEBP":
+                return False
+            while len(head := f.read(8)) == 8:
+                kind, size = head[:4], int.from_bytes(head[4:], "little")
+                if kind in (b"VP8L", b"VP8 "):
+                    return kind == b"VP8L"
+                if kind == b"ANMF":  # an animation frame: its bitstream (or ALPH) follows 16 bytes of header
+                    f.seek(16, os.SEEK_CUR)
+                    continue
+                f.seek(size + size % 2, os.SEEK_CUR)
+    except OSError:
+        pass
+    return False
 
 
 class Frames(NamedTuple):
@@ -207,7 +256,7 @@ def _gif_palette(img: Image.Image) -> Image.Image:
 
 def write_image(
     img: Image.Image | Sequence[Image.Image], path: str | os.PathLike, *, fmt: str, quality: int = 90,
-    icc_profile: bytes | None = None, overwrite: bool = False, timing: dict | None = None,
+    icc_profile: bytes | None = None, overwrite: bool = False, timing: dict | None = None, lossless: bool = False,
 ) -> bool:
     """Encode ``img`` as ``fmt`` (a Pillow format name) to ``path`` atomically.
 
@@ -217,10 +266,12 @@ def write_image(
     returns False, leaving ``path`` untouched, if it exists (also as a symlink, even a dangling one)
     and not ``overwrite``. Modes the format cannot store are converted (alpha flattened onto white
     for JPEG, 16-bit scaled to 8-bit); ``icc_profile`` is attached only where it describes the colour
-    space written (RGB, gray or CMYK).
+    space written (RGB, gray or CMYK). ``lossless``: WebP without loss (``quality`` is then the effort).
     """
     frames = [_saveable(frame, fmt) for frame in ([img] if isinstance(img, Image.Image) else img)]
     options = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+    if lossless and fmt == "WEBP":
+        options["lossless"] = True
     matches = icc_profile and all(_icc_space(icc_profile) == _MODE_SPACE.get(f.mode) for f in frames)
     options["icc_profile"] = icc_profile if matches else None  # (None: not the image's own info either)
     if len(frames) > 1:
@@ -257,16 +308,37 @@ def write_atomic(path: str | os.PathLike, write: Callable[[BinaryIO], object], *
         tmp.unlink(missing_ok=True)
 
 
+def _temporary_prefix(path: Path, pid: int) -> str:
+    """``.<start of name>.<pid>.``: the name of ``path``'s temporaries by process ``pid``, less the random part."""
+    stem = os.fsdecode(os.fsencode(path.name)[:_NAME_MAX - 24])  # (a cut multi-byte character survives as bytes)
+    return f".{stem}.{pid}."
+
+
 def _create_temporary(path: Path) -> tuple[int, Path]:
-    """``(fd, name)`` of a new empty file ``.<start of name>.<random>.tmp`` beside ``path``, created
+    """``(fd, name)`` of a new empty file ``.<start of name>.<pid>.<random>.tmp`` beside ``path``, created
     with O_EXCL and O_NOFOLLOW (a planted link or FIFO is never opened) and the umask's permissions
     (unlike mkstemp's 0600); the name is cut to fit NAME_MAX, the final name is not."""
-    stem = os.fsdecode(os.fsencode(path.name)[:_NAME_MAX - 24])  # (a cut multi-byte character survives as bytes)
+    prefix = _temporary_prefix(path, os.getpid())
     flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     for _ in range(100):
-        tmp = path.with_name(f".{stem}.{secrets.token_hex(4)}.tmp")
+        tmp = path.with_name(f"{prefix}{secrets.token_hex(4)}.tmp")
         try:
             return os.open(tmp, flags, 0o666), tmp
         except FileExistsError:
             continue
     raise FileExistsError(f"cannot create a temporary file beside {path}: 100 random names were taken")
+
+
+def remove_temporaries(path: str | os.PathLike, pid: int) -> list[Path]:
+    """Delete the temporary files of ``path`` that process ``pid`` left (it was killed while writing
+    them: ``write_atomic`` removes its own otherwise); returns those deleted. Only call it for a
+    process that is gone, as its temporaries are then no one else's."""
+    path = Path(path)
+    removed = []
+    for tmp in path.parent.glob(glob.escape(_temporary_prefix(path, pid)) + "????????.tmp"):
+        try:
+            tmp.unlink()
+            removed.append(tmp)
+        except OSError:
+            pass
+    return removed

@@ -161,13 +161,16 @@ def load_weights(name_or_path: str | os.PathLike) -> dict:
     pickle carrying code is refused. Raises WeightsError naming the file and the fix.
     """
     path, expected = resolve(name_or_path)
+    if expected is not None:
+        package = _registry()["models"][name_or_path].get("package", WEIGHTS_PACKAGE)
+        reinstall = (f"reinstall downscale-models ({MODELS_INSTALL})" if package == MODELS_PACKAGE
+                     else "reinstall downscale")
     if expected is not None and not path.is_file():
-        raise WeightsError(f"{path}: the registered file is missing; reinstall downscale, or for "
-                           f"students and superseded weights downscale-models ({MODELS_INSTALL})")
+        raise WeightsError(f"{path}: the registered file is missing; {reinstall}")
     if expected is not None and sha256(path) != expected:
         raise WeightsError(
             f"{path}: sha256 does not match the registry ({expected[:12]}...); the file is corrupt "
-            f"or was modified: reinstall downscale or restore the released file"
+            f"or was modified: {reinstall}, or restore the released file"
         )
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)

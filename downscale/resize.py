@@ -10,6 +10,7 @@ import functools
 import math
 import numbers
 import os
+import reprlib
 import warnings
 from typing import Callable, TypeVar
 
@@ -84,6 +85,8 @@ def learned_resize(
             out, they stay within 2/255 (bfloat16) and 1/255 (float16) of float32. On CPU keep
             float32 (half precision is several times slower there). uint16 input with alpha computes
             in float64 instead of float32, so that colour under small alpha keeps all 16 bits.
+            ``torch.float64`` keeps float input at float64 precision from end to end (what
+            ``torch.autograd.gradcheck`` needs); other dtypes return float input through float32.
 
     Returns:
         The thumbnail in the input's type, dtype, device and layout; PIL mode P returns RGB (RGBA
@@ -112,7 +115,8 @@ def learned_resize(
     if ratio == "auto" and fov != 1:
         raise InvalidArgumentError(f"fov={fov!r} needs a fixed ratio: 'auto' may pick ratio 1, where the crop "
                                    "would be enlarged")
-    x, restore = _to_batch(img)
+    working = torch.float64 if dtype == torch.float64 else torch.float32  # float input is kept at this precision
+    x, restore = _to_batch(img, working)
     height, width = x.shape[-2:]
     device = _device(device, img)
     if ratio == "auto":
@@ -131,7 +135,7 @@ def learned_resize(
         dtype = torch.float64  # 16-bit colour divided back out of small alpha: float32 is a level off there
     grad = torch.is_grad_enabled() and isinstance(img, torch.Tensor) and img.requires_grad
     with torch.set_grad_enabled(grad):
-        y = _resize_batch(x, out_size, factor, weights, dtype).float().clamp(0, 1)
+        y = _resize_batch(x, out_size, factor, weights, dtype).to(working).clamp(0, 1)
     return restore(y)
 
 
@@ -155,11 +159,36 @@ def check_ratio(ratio, size: tuple[int, int] | None, auto: bool) -> float | str 
         raise InvalidArgumentError(f"give ratio or size, not both (got ratio={ratio!r}, size={size!r})")
     if auto and ratio == "auto":
         return ratio
-    if isinstance(ratio, bool) or not isinstance(ratio, numbers.Real) or not (math.isfinite(ratio) and ratio >= 1):
+    if isinstance(ratio, bool) or not isinstance(ratio, numbers.Real) or not (_finite(ratio) and ratio >= 1):
         also = " or 'auto'" if auto else ""
         raise InvalidArgumentError(
-            f"ratio must be a finite number >= 1 (the factor each side is divided by){also}, got {ratio!r}")
+            f"ratio must be a finite number >= 1 (the factor each side is divided by){also}, "
+            f"got {reprlib.repr(ratio)}")
     return ratio
+
+
+def _finite(number: numbers.Real) -> bool:
+    """Whether ``number`` is finite as a float (an int too large for a float, such as 10**400, is not)."""
+    try:
+        return math.isfinite(number)
+    except OverflowError:
+        return False
+
+
+def check_device(device: str | torch.device) -> torch.device:
+    """``device`` as a torch.device this machine can use: InvalidArgumentError for a name torch does
+    not know, ``meta``, or a GPU that is absent (no CUDA, or an index past the last GPU)."""
+    resolved = _device(device, None)
+    if resolved.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise InvalidArgumentError(f"device {str(device)!r}: this machine has no CUDA GPU; use 'cpu'")
+        if resolved.index is not None and resolved.index >= count:
+            raise InvalidArgumentError(f"device {str(device)!r}: this machine has {count} CUDA GPU(s), "
+                                       f"numbered from 0")
+    elif resolved.type == "mps" and not torch.backends.mps.is_available():
+        raise InvalidArgumentError(f"device {str(device)!r}: MPS is not available here; use 'cpu'")
+    return resolved
 
 
 def _device(device, img) -> torch.device:
@@ -330,19 +359,20 @@ def apply_tiled(model: Downscaler, x: torch.Tensor, tile: int = TILE, margin: in
 Restore = Callable[[torch.Tensor], object]
 
 
-def _to_batch(img) -> tuple[torch.Tensor, Restore]:
+def _to_batch(img, working: torch.dtype = torch.float32) -> tuple[torch.Tensor, Restore]:
+    """``working``: the float dtype of the batch for input that is not uint8 (float32, or float64)."""
     if isinstance(img, Image.Image):
         return _pil_to_batch(img)
     if isinstance(img, np.ndarray):
-        return _numpy_to_batch(img)
+        return _numpy_to_batch(img, working)
     if isinstance(img, torch.Tensor):
-        return _tensor_to_batch(img)
+        return _tensor_to_batch(img, working)
     raise UnsupportedImageError(
         f"img must be a PIL.Image.Image, numpy.ndarray or torch.Tensor, got {type(img).__name__}"
     )
 
 
-def _tensor_to_batch(img: torch.Tensor) -> tuple[torch.Tensor, Restore]:
+def _tensor_to_batch(img: torch.Tensor, working: torch.dtype = torch.float32) -> tuple[torch.Tensor, Restore]:
     if img.device.type == "meta":
         raise UnsupportedImageError("a tensor on device meta holds no pixels; give one on 'cpu' or a GPU")
     if img.ndim < 3 or img.shape[-3] not in (1, 2, 3, 4):
@@ -357,7 +387,7 @@ def _tensor_to_batch(img: torch.Tensor) -> tuple[torch.Tensor, Restore]:
     scale = _TORCH_SCALE.get(img.dtype)
     x = img.reshape(math.prod(lead), *chw)  # (not -1: ambiguous when a side is 0)
     if img.dtype != torch.uint8:
-        x = x.float() / scale if scale is not None else x.to(torch.float32, copy=True)
+        x = x.to(working) / scale if scale is not None else x.to(working, copy=True)
     channels_last = img.ndim == 4 and not img.is_contiguous() and img.is_contiguous(memory_format=torch.channels_last)
 
     def restore(y: torch.Tensor) -> torch.Tensor:
@@ -369,7 +399,7 @@ def _tensor_to_batch(img: torch.Tensor) -> tuple[torch.Tensor, Restore]:
     return x, restore
 
 
-def _numpy_to_batch(img: np.ndarray) -> tuple[torch.Tensor, Restore]:
+def _numpy_to_batch(img: np.ndarray, working: torch.dtype = torch.float32) -> tuple[torch.Tensor, Restore]:
     if not img.dtype.isnative:  # big-endian data (16-bit TIFFs, FITS): the same values in native order
         img = img.astype(img.dtype.newbyteorder("="))
     if img.ndim == 2:
@@ -391,8 +421,8 @@ def _numpy_to_batch(img: np.ndarray) -> tuple[torch.Tensor, Restore]:
         with warnings.catch_warnings():  # a read-only array (Pillow's) is only ever read
             warnings.simplefilter("ignore", UserWarning)
             t = torch.from_numpy(hwc)
-    else:  # one copy into float32
-        t = torch.from_numpy(hwc.astype(np.float32))
+    else:  # one copy into float32 (float64 where that is the working dtype)
+        t = torch.from_numpy(hwc.astype(np.float64 if working == torch.float64 else np.float32))
         if scale is not None:
             t /= scale
     # the NCHW view of an NHWC buffer is already channels_last

@@ -64,8 +64,10 @@ class ResolutionPredictor(nn.Module):
 
     @torch.no_grad()
     def choose(self, x: torch.Tensor) -> torch.Tensor:
-        """The chosen ratio of each image: int64 ``[N]`` (argmax of the scores)."""
-        index = self(x).argmax(1)
+        """The chosen ratio of each image: int64 ``[N]``, the argmax of the scores among the ratios the
+        image can take (a side of ``s`` pixels takes ratios up to ``s``; ratio 1 always fits)."""
+        fits = torch.tensor([r <= min(x.shape[-2:]) for r in self.ratios], device=x.device)
+        index = self(x).masked_fill(~fits, float("-inf")).argmax(1)
         return torch.tensor(self.ratios, device=index.device)[index]
 
     def config(self) -> dict:

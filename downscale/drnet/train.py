@@ -233,6 +233,7 @@ def train_dynamic(cfg: DynamicConfig, echo=print) -> dict:
     device = torch.device(cfg.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     dataset = IndexedImageFolder(cfg.data, cfg.image_size)
     stage1_idx, stage2_idx, held_idx = split(len(dataset), cfg)
+    dataset.check(sorted({*stage1_idx, *stage2_idx, *held_idx}))
     teacher = build_classifier(cfg.teacher, cfg.teacher_weights, normalize=cfg.normalize).requires_grad_(False).eval()
     targets = torch.tensor(class_indices(dataset.classes, teacher.num_classes))
     record: dict = {"config": dataclasses.asdict(cfg), "stage1_images": len(stage1_idx),

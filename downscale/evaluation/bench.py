@@ -24,7 +24,7 @@ from PIL import Image
 
 from ..classifiers import build_classifier
 from ..convert import find_images
-from ..model import bicubic, output_size
+from ..model import TRAINED_RATIOS, bicubic, output_size
 from ..pretrained import default_weights, load_downscaler
 from ..resize import learned_resize
 from .cost import median_time
@@ -40,6 +40,15 @@ def _ints(ctx, param, value):
         return [int(v) for v in value.split(",") if v.strip()]
     except ValueError as exc:
         raise click.BadParameter(f"expected comma-separated integers ({exc})") from exc
+
+
+def _trained_ratios(ratios: list[int]) -> list[int]:
+    """``ratios`` if E has weights for each (registry defaults), else click.BadParameter naming them."""
+    if not ratios or (bad := [r for r in ratios if r not in TRAINED_RATIOS]):
+        given = ", ".join(map(str, bad)) if ratios else "none"
+        raise click.BadParameter(f"E is trained for ratios {', '.join(map(str, TRAINED_RATIOS))} only, got {given}",
+                                 param_hint="--ratios")
+    return ratios
 
 
 def _devices() -> list[str]:
@@ -201,7 +210,8 @@ def classify_bench(arch: str, num_classes: int, image_size: int, ratios: list[in
 
 @click.command("bench")
 @click.option("--sizes", default="224,512,1024,2048", show_default=True, callback=_ints, help="Square input sides.")
-@click.option("--ratios", default="2,4", show_default=True, callback=_ints)
+@click.option("--ratios", default="2,4", show_default=True, callback=lambda c, p, v: _trained_ratios(_ints(c, p, v)),
+              help=f"Ratios of E to time, among {', '.join(map(str, TRAINED_RATIOS))}.")
 @click.option("--repeats", default=5, show_default=True, type=click.IntRange(1), help="Timed runs; the median is reported.")
 @click.option("--warmup", default=1, show_default=True, type=click.IntRange(0), help="Untimed runs before timing.")
 @click.option("--batch", default=32, show_default=True, type=click.IntRange(1), help="Images in the batch-resize case.")

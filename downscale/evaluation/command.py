@@ -13,9 +13,11 @@ import torch
 
 from ..classifiers import EXTERNAL, NORMALIZATIONS, build_classifier, class_indices, load_classifier
 from ..errors import DownscaleError, InvalidArgumentError
+from ..images import unreadable_images
+from ..methods import CLASSICAL, METHODS, REFERENCE, check_methods
 from ..model import TRAINED_RATIOS, output_size
 from ..pretrained import default_weights, list_pretrained, load_downscaler, load_weights
-from ..methods import CLASSICAL, METHODS, REFERENCE, check_methods
+from ..resize import check_device
 from ..sizes import check_fov
 from .report import grid_png, markdown, write_json, write_text
 from .runner import VIEWS, Plan, image_folder, key_name, run, seeded_subset, subset_mask, summarise
@@ -149,6 +151,10 @@ def evaluate(data, classifier, classifier_weights, normalize, student, downscale
     if (classifier is None) == (student is None):
         raise click.UsageError("give exactly one of --classifier NAME or --student NAME_OR_PATH")
     try:
+        device = str(check_device(device))
+    except InvalidArgumentError as exc:
+        raise click.BadParameter(str(exc), param_hint="--device") from None
+    try:
         methods = check_methods(methods)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--methods") from exc
@@ -169,6 +175,12 @@ def evaluate(data, classifier, classifier_weights, normalize, student, downscale
     ratios = ratios or ([meta["ratio"]] if meta and meta.get("ratio") else [2, 4])
     if bad := [r for r in ratios if r < 1]:
         raise click.BadParameter(f"ratios must be >= 1, got {bad}", param_hint="--ratio")
+    for r in ratios:
+        try:
+            output_size(image_size, image_size, r)
+        except ValueError as exc:
+            raise click.BadParameter(f"{exc} (images are evaluated at --image-size {image_size})",
+                                     param_hint="--ratio") from None
     if REFERENCE not in methods and any(r != 1 for r in ratios):
         methods = [REFERENCE, *methods]  # the reference of the quality columns
     if meta and meta.get("method") and meta["method"] not in methods:
@@ -192,6 +204,12 @@ def evaluate(data, classifier, classifier_weights, normalize, student, downscale
     elif meta and meta.get("downscaler") and info.get(meta.get("ratio"), {}).get("name") == str(meta["downscaler"]):
         own = ("learned", meta.get("ratio"))
     indices = seeded_subset(len(dataset), limit, seed)
+    bad = unreadable_images([dataset.samples[i][0] for i in indices])  # listed and skipped, as by convert
+    for message in bad.values():
+        click.echo(f"error: {message}; skipped", err=True)
+    indices = [index for n, index in enumerate(indices) if n not in bad]
+    if not indices:
+        raise click.ClickException(f"{data}: none of the {len(bad)} image file(s) can be read")
     torch.manual_seed(seed)
     fovs = fovs if fovs and fovs != [1] else None  # fov 1 alone is the default: today's report
     plan = Plan(methods, ratios, models, fovs or [1])
@@ -224,6 +242,7 @@ def evaluate(data, classifier, classifier_weights, normalize, student, downscale
             "torch": torch.__version__, "subset_regex": subset_regex,
             "downscalers": {f"{r:g}": d for r, d in info.items()},
             "own_method": key_name(*own) if own else None, "wall_s": time.perf_counter() - start,
+            "unreadable": list(bad.values()),
         },
         "rows": rows,
         "images": [{"path": p, "label": int(y)} for p, y in zip(paths, labels)],
@@ -239,3 +258,6 @@ def evaluate(data, classifier, classifier_weights, normalize, student, downscale
                  [(m, r, f) for r in ratios if r != 1 for f in fovs or [1] for m in (REFERENCE, "learned")])
     click.echo(markdown(results))
     click.echo(f"wrote {out / 'results.json'}, {out / 'results.md'}" + (f", {out / 'grid.png'}" if grid_images else ""))
+    if bad:
+        click.echo(f"{len(bad)} unreadable image file(s) skipped (listed above and in results.json)", err=True)
+        sys.exit(1)

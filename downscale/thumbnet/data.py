@@ -12,6 +12,7 @@ from torchvision import datasets
 from torchvision.transforms import v2
 
 from ..classifiers import Classifier
+from ..images import unreadable_images
 from ..pretrained import sha256
 
 
@@ -32,6 +33,16 @@ class IndexedImageFolder(datasets.ImageFolder):
         except FileNotFoundError as exc:  # torchvision's "Couldn't find any class folder in ..."
             raise ValueError(f"{root}: no class sub-folders ({exc}); --data must hold one folder of images "
                              "per class (DATA/<class>/<image>)") from exc
+
+    def check(self, indices: list[int]) -> None:
+        """Decode the images at ``indices`` once (about 1 ms per 224-px JPEG on one core), so that a bad
+        file stops a run up front, not in its teacher cache or training. Raises ValueError naming the
+        files that cannot be read."""
+        bad = unreadable_images([self.samples[i][0] for i in indices])
+        if bad:
+            listed = "; ".join(list(bad.values())[:3]) + ("; ..." if len(bad) > 3 else "")
+            raise ValueError(f"{self.root}: {len(bad)} of the run's {len(indices)} image file(s) cannot be read; "
+                             f"fix or remove them: {listed}")
 
     def __getitem__(self, index: int):
         image, label = super().__getitem__(index)

@@ -147,6 +147,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, stop_after: int | None = No
 
     dataset = IndexedImageFolder(cfg.data, cfg.image_size)
     train_idx, held_idx = split_holdout(len(dataset), cfg.holdout, cfg.seed, cfg.limit)
+    dataset.check(train_idx + held_idx)
     teacher = build_teacher(cfg)
     targets = torch.tensor(class_indices(dataset.classes, teacher.num_classes))
     stages = cfg.stage_epochs

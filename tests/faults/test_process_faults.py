@@ -66,7 +66,8 @@ def test_sigkill_mid_batch_leaves_no_partial_file_and_a_rerun_finishes(tmp_path)
             img.load()
             assert img.size == (350, 350)
     temps = [p.name for p in out.iterdir() if p.name.startswith(".")]
-    assert len(temps) <= 1 and all(re.fullmatch(r"\.img\d\d\.png\.[0-9a-f]{8}\.tmp", name) for name in temps), temps
+    assert len(temps) <= 1, temps
+    assert all(re.fullmatch(r"\.img\d\d\.png\.\d+\.[0-9a-f]{8}\.tmp", name) for name in temps), temps
 
     rerun = run_cli("convert", src, "-o", out, "--method", "bicubic")
     assert rerun.exit_code == 0, rerun.output
