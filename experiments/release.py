@@ -20,12 +20,12 @@ sha256, package, kind, ratio, card, summary, teacher and data. Never overwrites 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
 import click
 
+from downscale.images import write_atomic
 from downscale.pretrained import load_weights, save_weights, sha256
 
 REPO = Path(__file__).resolve().parents[1]
@@ -47,10 +47,8 @@ def _load_registry() -> dict:
 
 
 def _save_registry(registry: dict) -> None:
-    path = PRETRAINED / "registry.json"
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(registry, indent=2) + "\n")
-    os.replace(tmp, path)
+    text = json.dumps(registry, indent=2) + "\n"
+    write_atomic(PRETRAINED / "registry.json", lambda f: f.write(text.encode()), overwrite=True)
 
 
 def _refuse_clashes(registry: dict, names: list[str], files: list[Path]) -> None:

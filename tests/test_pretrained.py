@@ -111,6 +111,30 @@ def test_save_then_load_round_trips_and_never_overwrites(tmp_path):
     assert load_weights(path)["note"] == "test"
     with pytest.raises(WeightsError, match="never overwritten"):
         save_weights(model, path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["e.pt"]  # no temporary left behind
+
+
+def test_save_weights_never_writes_through_a_planted_link(tmp_path):
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    (tmp_path / "e.pt").symlink_to(victim)  # even a link to a file that exists counts as taken
+    with pytest.raises(WeightsError, match="never overwritten"):
+        save_weights(Downscaler(2, width=4), tmp_path / "e.pt")
+    assert victim.read_text() == "precious"
+
+
+def test_save_weights_refuses_a_file_that_appears_while_it_writes(tmp_path, monkeypatch):
+    path = tmp_path / "e.pt"
+    real_save = torch.save
+
+    def racing_save(obj, f):
+        path.write_bytes(b"someone else's")  # another process wins the race
+        real_save(obj, f)
+
+    monkeypatch.setattr(torch, "save", racing_save)
+    with pytest.raises(WeightsError, match="never overwritten"):
+        save_weights(Downscaler(2, width=4), path)
+    assert path.read_bytes() == b"someone else's"
 
 
 def test_wrong_architecture_is_a_clear_error(tmp_path):

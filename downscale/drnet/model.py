@@ -32,7 +32,10 @@ RATIOS = (1, 2, 4)
 
 
 def count_flops(fn, *args) -> int:
-    """FLOPs of ``fn(*args)`` counted by FlopCounterMode (convolutions and matmuls, 2 per MAC)."""
+    """FLOPs of ``fn(*args)`` counted by FlopCounterMode (convolutions and matmuls, 2 per MAC).
+
+    Interpolation, pooling and elementwise ops are not counted, so a classical resize counts 0.
+    """
     counter = FlopCounterMode(display=False)
     with counter, torch.no_grad():
         fn(*args)

@@ -105,7 +105,6 @@ def teacher_logits(
             echo(f"teacher cache: {sum(map(len, out_index))}/{len(indices)} images")
     logits, index = torch.cat(out_logits), torch.cat(out_index)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save({"key": key, "indices": index, "logits": logits}, tmp)
-    os.replace(tmp, path)
+    from ..images import write_atomic
+    write_atomic(path, lambda f: torch.save({"key": key, "indices": index, "logits": logits}, f), overwrite=True)
     return dict(zip(index.tolist(), logits))
