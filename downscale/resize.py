@@ -133,9 +133,9 @@ def _auto_ratio(x: torch.Tensor, device) -> int:
     if x.shape[0] != 1:
         raise InvalidArgumentError(
             f"ratio='auto' picks a size per image, so it takes one image, got a batch of {x.shape[0]}; "
-            "call it per image, or use downscale.drnet.model.choose_ratios for a batch"
+            "call it per image, or use downscale.dynamic.choose_ratios for a batch"
         )
-    from .drnet.model import choose_ratios
+    from .dynamic import choose_ratios
 
     rgb, _, _ = _channels(x)
     with torch.no_grad():

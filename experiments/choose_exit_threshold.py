@@ -16,7 +16,7 @@ import click
 import torch
 
 from downscale.classifiers import class_indices
-from downscale.drnet.model import load_multires
+from downscale.dynamic import load_multires
 from downscale.drnet.evaluate import early_exit_rows
 from downscale.thumbnet.data import IndexedImageFolder, split_holdout
 from downscale.drnet.train import per_ratio_outcomes

@@ -149,7 +149,7 @@ def thumbnet(run_dir: Path, name: str, student_name: str | None, make_default: b
 @click.option("--card", required=True, help="card file name in pretrained/, e.g. drnet-v2.md.")
 def drnet(run_dir: Path, name: str, predictors: tuple[str, ...], card: str):
     """A `downscale train-dynamic` run: the multi-resolution student and its resolution predictors."""
-    from downscale.drnet.model import load_predictor
+    from downscale.dynamic import load_predictor
 
     run = json.loads((run_dir / "run.json").read_text())
     registry = _load_registry()

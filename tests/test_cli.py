@@ -187,7 +187,7 @@ def test_engine_ray_without_ray_says_how_to_install(photo_tree, tmp_path, monkey
 
 
 def test_ratio_auto_reports_the_chosen_ratios(photo_tree, tmp_path, monkeypatch):
-    import downscale.drnet.model as dynamic
+    import downscale.dynamic as dynamic
 
     monkeypatch.setattr(dynamic, "choose_ratios", lambda batch, device=None: [4])
     out = tmp_path / "out"

@@ -174,7 +174,7 @@ def test_built_wheels_split_the_weights_and_install_offline(tmp_path):
     assert wheel.name.startswith("downscale-") and models_wheel.name.startswith("downscale_models-")
     assert wheel.stat().st_size <= WHEEL_LIMIT, f"{wheel.name}: {wheel.stat().st_size / 2**20:.1f} MB"
     names, model_names = set(zipfile.ZipFile(wheel).namelist()), set(zipfile.ZipFile(models_wheel).namelist())
-    assert "downscale/weights/registry.json" in names and "downscale/thumbnet/imagenet_wnids.txt" in names
+    assert "downscale/weights/registry.json" in names and "downscale/imagenet_wnids.txt" in names
     for init in (REPO / "downscale").rglob("__init__.py"):
         assert init.relative_to(REPO).as_posix() in names, f"package {init.parent.name} is not in the wheel"
     assert any(n.endswith("/licenses/LICENSE") or n.endswith("/LICENSE") for n in names)

@@ -25,12 +25,12 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Subset
 
 from ..classifiers import build_classifier, class_indices
+from ..dynamic import RATIOS, DynamicClassifier, MultiResolutionClassifier, ResolutionPredictor, load_multires
 from ..images import write_atomic
 from ..pretrained import default_weights, load_downscaler, save_weights, sha256
 from ..thumbnet.config import RunConfig, setting
 from ..thumbnet.data import IndexedImageFolder, cache_key, epoch_flips, flip_where, split_holdout, teacher_logits
 from ..thumbnet.losses import classification, distillation
-from .model import RATIOS, DynamicClassifier, MultiResolutionClassifier, ResolutionPredictor, load_multires
 
 CL = torch.channels_last
 

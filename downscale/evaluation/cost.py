@@ -8,7 +8,7 @@ from typing import Callable
 
 import torch
 
-from ..drnet.model import count_flops as flops  # the one FLOPs counter (the core's)
+from ..dynamic import count_flops as flops  # the one FLOPs counter (the core's)
 
 __all__ = ["flops", "median_time"]
 

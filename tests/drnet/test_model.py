@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from downscale.drnet.model import (
+from downscale.dynamic import (
     DynamicClassifier, EarlyExitClassifier, MultiResolutionClassifier, ResolutionPredictor, choose_ratios,
     exit_steps, load_dynamic, load_multires, load_predictor,
 )
