@@ -14,8 +14,15 @@ from typing import Callable, NamedTuple
 import numpy as np
 from PIL import Image
 
-from .images import (FORMAT_SUFFIX, IMAGE_SUFFIXES, MULTI_FRAME_FORMATS, Frames, read_frames, read_image_reduced,
-                     write_image)
+from .images import (
+    FORMAT_SUFFIX,
+    IMAGE_SUFFIXES,
+    MULTI_FRAME_FORMATS,
+    Frames,
+    read_frames,
+    read_image_reduced,
+    write_image,
+)
 from .sizes import output_size
 
 __all__ = ["Options", "Task", "Result", "find_images", "plan", "thumbnail", "convert_one", "convert_batch",

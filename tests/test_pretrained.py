@@ -9,12 +9,20 @@ import zipfile
 import pytest
 import torch
 
-from downscale import list_pretrained, load_downscaler
+from downscale import list_pretrained, load_downscaler, pretrained
 from downscale.errors import WeightsError
 from downscale.model import Downscaler
-from downscale import pretrained
-from downscale.pretrained import (MODELS_INSTALL, default_weights, is_installed, load_weights, resolve, save_weights,
-                                  sha256, weights_dir)
+from downscale.pretrained import (
+    MODELS_INSTALL,
+    default_weights,
+    is_installed,
+    load_weights,
+    resolve,
+    save_weights,
+    sha256,
+    weights_dir,
+)
+
 from conftest import REPO
 
 WHEEL_LIMIT = 5 * 2**20  # bytes

@@ -13,9 +13,9 @@ import torch
 
 from ..classifiers import EXTERNAL, NORMALIZATIONS, build_classifier, class_indices, load_classifier
 from ..errors import DownscaleError
+from ..methods import METHODS, REFERENCE, check_methods
 from ..model import TRAINED_RATIOS, output_size
 from ..pretrained import default_weights, list_pretrained, load_downscaler, load_weights
-from ..methods import METHODS, REFERENCE, check_methods
 from .report import grid_png, markdown, write_json, write_text
 from .runner import VIEWS, Plan, image_folder, key_name, run, seeded_subset, subset_mask, summarise
 

@@ -13,7 +13,6 @@ from downscale.drnet.evaluate import compare, early_exit_rows, markdown
 from downscale.dynamic import ResolutionPredictor
 from downscale.pretrained import save_weights
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
