@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 import torchvision
 from torch import nn
 
@@ -57,16 +58,20 @@ def _external_network(arch: str) -> nn.Module:
 class Classifier(nn.Module):
     """A torchvision classifier that takes ``[N, 3, H, W]`` float RGB in [0, 1] and returns logits.
 
-    ``normalize`` names the input normalisation it was trained with (see NORMALIZATIONS).
+    ``normalize`` names the input normalisation it was trained with (see NORMALIZATIONS). ``upscale`` > 1
+    enlarges the input by that factor (bicubic, ``floor(side * upscale)``) before the network: a thumbnail
+    student spends more FLOPs on the same thumbnail (ImageNet networks see small objects badly).
     """
 
-    def __init__(self, arch: str, num_classes: int, normalize: str = "imagenet"):
+    def __init__(self, arch: str, num_classes: int, normalize: str = "imagenet", upscale: float = 1.0):
         super().__init__()
         if normalize not in NORMALIZATIONS:
             raise ValueError(f"normalize must be one of {sorted(NORMALIZATIONS)}, got {normalize!r}")
+        if not 1 <= upscale <= 8:
+            raise ValueError(f"upscale must be in [1, 8], got {upscale!r}")
         if arch in EXTERNAL and num_classes != 1000:
             raise ValueError(f"{arch} comes with its 1000-class ImageNet weights only, not {num_classes} classes")
-        self.arch, self.num_classes, self.normalize = arch, num_classes, normalize
+        self.arch, self.num_classes, self.normalize, self.upscale = arch, num_classes, normalize, float(upscale)
         self.net = (_external_network(arch) if arch in EXTERNAL
                     else torchvision.models.get_model(arch, weights=None, num_classes=num_classes))
         mean, std = NORMALIZATIONS[normalize]
@@ -74,10 +79,15 @@ class Classifier(nn.Module):
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.upscale != 1:
+            size = [int(side * self.upscale) for side in x.shape[-2:]]
+            x = F.interpolate(x, size=size, mode="bicubic", align_corners=False)
         return self.net((x - self.mean) / self.std)
 
     def config(self) -> dict:
-        return {"arch": self.arch, "num_classes": self.num_classes, "normalize": self.normalize}
+        """Constructor arguments (``upscale`` only where it is not 1, so older files' configs still match)."""
+        config = {"arch": self.arch, "num_classes": self.num_classes, "normalize": self.normalize}
+        return config if self.upscale == 1 else {**config, "upscale": self.upscale}
 
 
 def _num_classes_of(state_dict: dict) -> int:
@@ -125,7 +135,8 @@ def load_classifier(path: str | os.PathLike) -> Classifier:
     from .pretrained import load_weights
 
     payload = load_weights(path)
-    model = Classifier(**{k: payload["config"][k] for k in ("arch", "num_classes", "normalize")})
+    model = Classifier(**{k: v for k, v in payload["config"].items() if k in ("arch", "num_classes", "normalize",
+                                                                                "upscale")})
     model.load_state_dict(payload["state_dict"], strict=True)
     return model.eval()
 

@@ -20,17 +20,18 @@ from torchvision.transforms import v2
 from downscale import learned_resize
 from downscale.classifiers import build_classifier, class_indices, load_classifier
 from downscale.evaluation.stats import wilson_interval
+from downscale.methods import CLASSICAL, thumbnail
 from downscale.pretrained import list_pretrained
 
 
-def top1_and_speed(model, classes, loader, thumbnail):
-    """10-way (dataset classes) top-1 and images/s of ``model(thumbnail(x))`` over the loader."""
+def top1_and_speed(model, classes, loader, shrink):
+    """10-way (dataset classes) top-1 and images/s of ``model(shrink(x))`` over the loader."""
     correct = n = 0
     seconds = 0.0
     with torch.inference_mode():
         for x, y in loader:
             start = time.perf_counter()
-            logits = model(thumbnail(x).contiguous(memory_format=torch.channels_last))
+            logits = model(shrink(x).contiguous(memory_format=torch.channels_last))
             seconds += time.perf_counter() - start
             correct += (logits[:, classes].argmax(1) == y).sum().item()
             n += len(y)
@@ -66,21 +67,21 @@ def main():
     student = args.student or next((name for name, m in list_pretrained(kind="student").items()
                                     if m["ratio"] == args.ratio), None)
     if student:
-        own = list_pretrained(kind=None, all=True).get(student, {}).get("downscaler")
-        if own not in list_pretrained(kind="downscaler", all=True):  # a baseline student trained on bicubic
-            own = "bicubic"
+        meta = list_pretrained(kind=None, all=True).get(student, {})
+        own = meta.get("thumbnails") or meta.get("downscaler")  # a classical resize, or an E
+        if own not in CLASSICAL and own not in list_pretrained(kind="downscaler", all=True):
+            own = "bicubic_aa"  # older baseline students name it in words
         model = load_classifier(student).to(memory_format=torch.channels_last)
-        resize = ((lambda x: torch.nn.functional.interpolate(x, scale_factor=1 / args.ratio, mode="bicubic",
-                                                              antialias=True).clamp(0, 1))
-                  if own == "bicubic" else (lambda x: learned_resize(x, ratio=args.ratio, weights=own)))
+        resize = ((lambda x: thumbnail(own, x.mul(255).round().to(torch.uint8), args.ratio)) if own in CLASSICAL
+                  else (lambda x: learned_resize(x, ratio=args.ratio, weights=own)))
         runs.append((f"student {student} on its own thumbnails ({own})", model, resize))
     else:
         print(f"(no student registered for ratio {args.ratio}; pass --student to add one)")
 
     print(f"{len(subset)} images from {args.data} (seed {args.seed}); top-1 over {len(classes)} classes")
     full_speed = None
-    for name, model, thumbnail in runs:
-        correct, n, speed = top1_and_speed(model, classes, loader, thumbnail)
+    for name, model, shrink in runs:
+        correct, n, speed = top1_and_speed(model, classes, loader, shrink)
         low, high = wilson_interval(correct, n)
         full_speed = full_speed or speed
         print(f"{name:60s} top-1 {100 * correct / n:5.1f}% [{100 * low:.1f}, {100 * high:.1f}]  "

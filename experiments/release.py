@@ -26,6 +26,7 @@ from pathlib import Path
 import click
 
 from downscale.images import write_atomic
+from downscale.methods import CLASSICAL
 from downscale.pretrained import load_weights, save_weights, sha256
 
 REPO = Path(__file__).resolve().parents[1]
@@ -109,11 +110,10 @@ def thumbnet(run_dir: Path, name: str, student_name: str | None, make_default: b
         sname = (student_name or name.replace("thumbnet-", "student-", 1)) if has_e else name
         if sname in (n for n, _, _ in releases):
             raise click.UsageError("pass --student-name: the student needs its own name")
-        fixed = cfg["downscaler"] not in ("learned", "bicubic")  # a fixed E (registry name or file)
-        pairs = name if has_e else cfg["downscaler"] if fixed else "bicubic (antialiased, no E)"
-        what = ("student on E's thumbnails" if has_e else f"student on {cfg['downscaler']}'s thumbnails" if fixed
-                else "baseline student on bicubic thumbnails")
-        releases.append((sname, "student.pt", {"kind": "student", **common, "downscaler": pairs,
+        classical = not has_e and cfg["downscaler"] in CLASSICAL
+        pairs = {"thumbnails": cfg["downscaler"]} if classical else {"downscaler": name if has_e else cfg["downscaler"]}
+        what = "student on E's thumbnails" if has_e else f"student on {cfg['downscaler']} thumbnails"
+        releases.append((sname, "student.pt", {"kind": "student", **common, **pairs,
                                                "summary": _summary(run, what)}))
     if make_default and not has_e:
         raise click.UsageError("--default needs a run with a learned E")

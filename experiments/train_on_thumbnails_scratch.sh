@@ -27,10 +27,10 @@ run() {  # ARM RATIO DOWNSCALER OPTIONS...
 }
 mkdir -p "$root"
 run r2-v3 2 frozen-mobilenet_v2-r2-v3 --w-mm 0 &
-run r2-bicubic 2 bicubic --w-mm 0 &
+run r2-bicubic 2 bicubic_aa --w-mm 0 &
 run r4-thumbnet 4 thumbnet-mobilenet_v2-imagenette-r4-v1 --w-mm 0 &
 run r4-area 4 area-identity-r4-v0 --w-mm 0 &
-run r4-bicubic 4 bicubic --w-mm 0 &
+run r4-bicubic 4 bicubic_aa --w-mm 0 &
 run r4-joint 4 learned --w-mm 20 --downscaler-arch area --downscaler-width 8 &
 status=0
 for job in $(jobs -p); do wait "$job" || status=1; done

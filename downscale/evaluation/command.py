@@ -13,7 +13,7 @@ import torch
 
 from ..classifiers import EXTERNAL, NORMALIZATIONS, build_classifier, class_indices, load_classifier
 from ..errors import DownscaleError
-from ..methods import METHODS, REFERENCE, check_methods
+from ..methods import CLASSICAL, METHODS, REFERENCE, check_methods
 from ..model import TRAINED_RATIOS, output_size
 from ..pretrained import default_weights, list_pretrained, load_downscaler, load_weights
 from .report import grid_png, markdown, write_json, write_text
@@ -35,18 +35,21 @@ def _number(text: str) -> float:
 
 
 def _student(name_or_path: str) -> tuple[torch.nn.Module, dict]:
-    """The student classifier and its metadata: ``ratio`` and ``downscaler`` (the E it was trained with,
-    or ``bicubic_aa``). A registry entry names its E; a file from ``downscale train`` says ``learned``
-    (its E is the ``downscaler.pt`` beside it) or ``bicubic``."""
+    """The student classifier and its metadata: ``ratio``, and either ``downscaler`` (the E it was trained
+    with) or ``method`` (the classical resize it was trained on). A file from ``downscale train`` says
+    ``learned`` (its E is the ``downscaler.pt`` beside it), an E's name or file, or ``thumbnails`` (a
+    classical method); older files and entries say ``bicubic...`` for antialiased bicubic."""
     registry = list_pretrained(kind=None, all=True)
     meta = dict(registry.get(name_or_path) or {
         k: v for k, v in load_weights(name_or_path).items() if k not in ("config", "state_dict")})
     own = meta.get("downscaler")
-    if own == "learned":
+    if meta.get("thumbnails") in CLASSICAL:
+        meta.update(method=meta["thumbnails"], downscaler=None)
+    elif own == "learned":
         sibling = Path(name_or_path).with_name("downscaler.pt")
         meta["downscaler"] = str(sibling) if sibling.is_file() else None
     elif isinstance(own, str) and own not in registry and own.startswith("bicubic"):
-        meta["downscaler"] = REFERENCE  # "bicubic", "bicubic_aa", "bicubic (antialiased, no E)"
+        meta.update(method=REFERENCE, downscaler=None)  # "bicubic", "bicubic (antialiased, no E)"
     return load_classifier(name_or_path), meta
 
 
@@ -65,7 +68,7 @@ def _downscalers(ratios, given, student_meta) -> tuple[dict, dict]:
         if r not in TRAINED_RATIOS:
             raise click.BadParameter(f"'learned' has downscalers for ratios {TRAINED_RATIOS} only, not {r:g}; "
                                      f"drop it from --methods or that ratio", param_hint="--ratio")
-        name = own if own and own != REFERENCE and student_meta.get("ratio") == r else default_weights(r)
+        name = own if own and student_meta.get("ratio") == r else default_weights(r)
         models[r] = load_downscaler(name)
         info[r] = {"name": name, "learned": registry.get(name, {}).get("learned", True)}
     return models, info
@@ -132,7 +135,8 @@ def evaluate(data, classifier, classifier_weights, normalize, student, downscale
     try:
         if student:
             model, meta = _student(student)
-            label = f"student `{student}` (ratio {meta.get('ratio')}, trained with `{meta.get('downscaler')}`)"
+            label = (f"student `{student}` (ratio {meta.get('ratio')}, trained with "
+                     f"`{meta.get('method') or meta.get('downscaler')}`)")
         else:
             model, meta = build_classifier(classifier, classifier_weights, normalize=normalize).eval(), None
             weights = (Path(classifier_weights).name if classifier_weights
@@ -145,6 +149,8 @@ def evaluate(data, classifier, classifier_weights, normalize, student, downscale
         raise click.BadParameter(f"ratios must be >= 1, got {bad}", param_hint="--ratio")
     if REFERENCE not in methods and any(r != 1 for r in ratios):
         methods = [REFERENCE, *methods]  # the reference of the quality columns
+    if meta and meta.get("method") and meta["method"] not in methods:
+        methods = [*methods, meta["method"]]  # the student's own thumbnails
     labelled = any(p.is_dir() for p in Path(data).iterdir())
     if agreement:
         ratios = ratios if 1 in ratios else [1, *ratios]  # agreement is with the full image's top-1
@@ -159,8 +165,8 @@ def evaluate(data, classifier, classifier_weights, normalize, student, downscale
     except (DownscaleError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     own = None  # (method, ratio) of the student's own thumbnails, marked in the report
-    if meta and meta.get("downscaler") == REFERENCE:
-        own = (REFERENCE, meta.get("ratio"))
+    if meta and meta.get("method"):
+        own = (meta["method"], meta.get("ratio"))
     elif meta and meta.get("downscaler") and info.get(meta.get("ratio"), {}).get("name") == str(meta["downscaler"]):
         own = ("learned", meta.get("ratio"))
     indices = seeded_subset(len(dataset), limit, seed)

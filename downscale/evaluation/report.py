@@ -78,7 +78,9 @@ def _row_md(row: dict) -> str:
     else:
         cells += ["", "", "", ""]
     fl, lat = row.get("flops"), row.get("latency")
-    cells.append(f"{fl['downscaler'] / 1e6:.1f} + {fl['classifier'] / 1e6:.1f}" if fl else "")
+    cheaper = (f" (1/{fl['full_size'] / (fl['downscaler'] + fl['classifier']):.1f})"
+               if fl and fl.get("full_size") and fl["downscaler"] + fl["classifier"] else "")
+    cells.append(f"{fl['downscaler'] / 1e6:.1f} + {fl['classifier'] / 1e6:.1f}{cheaper}" if fl else "")
     cells.append(f"{lat['downscale_ms']:.2f} + {lat['classify_ms']:.2f}" if lat else "")
     return "| " + " | ".join(cells) + " |"
 
@@ -86,7 +88,7 @@ def _row_md(row: dict) -> str:
 HEADER = (
     "| ratio | size | method | % [95% CI] | Δ vs best classical (pts) | McNemar p (+only/−only) "
     "| Δ vs bicubic_aa (pts) | McNemar p | PSNR dB | SSIM "
-    "| mean shift R/G/B (/255) | std shift R/G/B (/255) | MFLOPs E + C | ms/img E + C |\n"
+    "| mean shift R/G/B (/255) | std shift R/G/B (/255) | MFLOPs E + C (of full size) | ms/img E + C |\n"
     "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 )
 
@@ -105,7 +107,8 @@ def markdown(results: dict) -> str:
         "- thumbnails are clamped to [0, 1]; quality columns compare each thumbnail with the `bicubic_aa` one;"
         " McNemar is exact, two-sided, on the paired per-image results against the best classical resize of the"
         " same table and ratio (named; chosen on these images, which favours it) and against `bicubic_aa`;"
-        " the CI is Wilson's; FLOPs from torch.utils.flop_counter (classical resizes count 0);"
+        " the CI is Wilson's; FLOPs from torch.utils.flop_counter (classical resizes count 0), with the share of"
+        " the classifier's network on the full image;"
         f" latency is the median of {cfg['latency_repeats']} runs on a batch of {cfg['batch_size']} ({cfg['device']},"
         f" {cfg['threads']} CPU thread(s)), per image",
         f"- wall time {cfg['wall_s']:.0f} s; torch {cfg['torch']}", "",

@@ -159,16 +159,19 @@ def run(
 
 
 def measure_cost(keys, images, classifier, downscalers, repeats, device) -> tuple[dict, dict]:
-    """Per key: FLOPs per image of E and the classifier, and latency per image in ms (median of
+    """Per key: FLOPs per image of E, the classifier and (``full_size``) the classifier's network on the full
+    image (T's cost, without a student's input enlargement), and latency per image in ms (median of
     ``repeats`` runs on the uint8 batch ``images``; none if ``repeats == 0``)."""
     flops_, latency = {}, {}
     sync = torch.device(device).type == "cuda"
+    full_size = flops(classifier.net, torch.zeros(1, 3, *images.shape[-2:], device=device))
     for method, ratio in keys:
         down = downscalers.get(ratio)
         size = output_size(*images.shape[-2:], ratio)
         flops_[method, ratio] = {
             "downscaler": flops(down, images[:1].float() / 255) if method == "learned" else 0,
             "classifier": flops(classifier, torch.zeros(1, 3, *size, device=device)),
+            "full_size": full_size,
         }
         if repeats > 0:
             t_down = median_time(lambda: thumbnail(method, images, ratio, down), repeats, 1, sync)

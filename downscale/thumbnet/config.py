@@ -12,8 +12,9 @@ import shlex
 import typing
 from dataclasses import dataclass
 
+from ..methods import CLASSICAL
+
 STRATEGIES = ("supervised", "distill", "fm")
-DOWNSCALERS = ("learned", "bicubic")
 
 
 def setting(default=dataclasses.MISSING, *, help: str, **cli) -> typing.Any:
@@ -73,9 +74,9 @@ class TrainConfig(RunConfig):
     """Every setting of a ThumbNet run (``downscale train``)."""
 
     ratio: int = setting(4, help="side reduction factor: thumbnail side = image side / ratio.", choices=(2, 4))
-    downscaler: str = setting("learned", help="learned: train E; bicubic: baseline student on antialiased-bicubic "
-                              "thumbnails; or a downscaler's registry name or file: the student trains on that "
-                              "fixed E's thumbnails (E not trained).")
+    downscaler: str = setting("learned", help="learned: train E with S; a classical method (" + ", ".join(CLASSICAL)
+                              + ") or a downscaler's registry name or file: S trains on those fixed thumbnails, "
+                              "computed once and cached.")
     strategy: str = setting("distill", help="supervised: CL+MM; distill: KD+CL+MM; fm: FM+MM first stage, then "
                             "distill.", choices=STRATEGIES)
     freeze_classifier: bool = setting(False, help="train E alone for the frozen teacher (no student; use --tau 1 "
@@ -87,6 +88,8 @@ class TrainConfig(RunConfig):
     w_mm: float = setting(1.0, help="weight of MM (moment matching).")
     w_fm: float = setting(1.0, help="weight of FM (feature mapping).")
     w_colour: float = setting(0.0, help="weight of the L1 gap between thumbnail and image channel means.")
+    student_upscale: float = setting(1.0, help="S enlarges each thumbnail by this factor (bicubic) before its "
+                                     "network: more FLOPs for S, the same thumbnail.", min=1)
     lr_student: float = setting(2e-4, help="peak lr of S (AdamW, one-cycle).")
     lr_downscaler: float = setting(2e-3, help="peak lr of E (and the FM decoder).")
     downscaler_width: int = setting(32, help="hidden channels of E.", min=1)
@@ -102,9 +105,15 @@ class TrainConfig(RunConfig):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"TrainConfig.{name} must be one of {allowed}, got {getattr(self, name)!r}")
         if not self.downscaler:
-            raise ValueError("TrainConfig.downscaler must be 'learned', 'bicubic' or a downscaler's name or file")
+            raise ValueError("TrainConfig.downscaler must be 'learned', a classical method or a downscaler's name "
+                             "or file")
         if self.freeze_classifier and self.downscaler != "learned":
             raise ValueError("freeze_classifier trains E alone, so it needs downscaler='learned'")
+        if self.strategy == "fm" and self.downscaler != "learned":
+            raise ValueError("strategy fm matches T's features on the full images, which a run on fixed (cached) "
+                             "thumbnails does not keep: use downscaler='learned', or strategy distill")
+        if not 1 <= self.student_upscale <= 8:
+            raise ValueError(f"TrainConfig.student_upscale must be in [1, 8], got {self.student_upscale}")
         if self.freeze_classifier and self.strategy == "fm":
             raise ValueError("freeze_classifier has no student to feature-map; use strategy supervised or distill")
         if self.epochs < 1 or self.batch_size < 1:
@@ -113,7 +122,12 @@ class TrainConfig(RunConfig):
     @property
     def fixed_downscaler(self) -> str | None:
         """The fixed E's name or file, when the student trains on a given E's thumbnails."""
-        return None if self.downscaler in DOWNSCALERS else self.downscaler
+        return None if self.downscaler == "learned" or self.downscaler in CLASSICAL else self.downscaler
+
+    @property
+    def fixed_thumbnails(self) -> bool:
+        """Whether S trains on fixed thumbnails (a classical method or a given E), computed once."""
+        return self.downscaler != "learned"
 
     @property
     def stage_epochs(self) -> list[str]:

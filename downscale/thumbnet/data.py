@@ -65,14 +65,65 @@ def flip_where(images: torch.Tensor, flips: torch.Tensor) -> torch.Tensor:
     return torch.where(flips.view(-1, 1, 1, 1).to(images.device), images.flip(-1), images)
 
 
+def _digest(dataset: IndexedImageFolder, indices: list[int], **parts) -> str:
+    files = [(os.path.relpath(dataset.samples[i][0], dataset.root), os.path.getsize(dataset.samples[i][0]))
+             for i in indices]
+    return hashlib.sha256(json.dumps({"files": files, **parts}, sort_keys=True).encode()).hexdigest()
+
+
 def cache_key(dataset: IndexedImageFolder, indices: list[int], teacher_weights: str, teacher: Classifier,
               size: int, flips: bool) -> str:
     """Hex digest of everything the cached logits depend on: files, teacher, normalisation, size, flips."""
-    files = [(os.path.relpath(dataset.samples[i][0], dataset.root), os.path.getsize(dataset.samples[i][0]))
-             for i in indices]
-    parts = {"files": files, "teacher": teacher.config(), "weights": sha256(teacher_weights), "size": size,
-             "flips": flips}
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+    return _digest(dataset, indices, teacher=teacher.config(), weights=sha256(teacher_weights), size=size,
+                   flips=flips)
+
+
+def thumbnail_key(dataset: IndexedImageFolder, indices: list[int], size: int, ratio: int, method: str) -> str:
+    """Hex digest of everything cached thumbnails depend on: files, size, ratio and ``method`` (a
+    classical method's name, or a digest of a fixed E's weights)."""
+    return _digest(dataset, indices, size=size, ratio=ratio, method=method)
+
+
+@torch.no_grad()
+def fixed_thumbnails(make, dataset: IndexedImageFolder, indices: list[int], cache_dir: str | os.PathLike, key: str,
+                     batch_size: int = 64, workers: int = 0, echo=print) -> torch.Tensor:
+    """uint8 ``[len(dataset), 3, h, w]``: ``make``'s thumbnail of each image in ``indices`` (zeros elsewhere).
+
+    ``make`` maps float ``[N, 3, H, W]`` in [0, 1] to float thumbnails in [0, 1]. Computed once and stored
+    as ``cache_dir/thumbnails-<key[:16]>.pt``; reloaded when the key (``thumbnail_key``) matches.
+    """
+    path = Path(cache_dir) / f"thumbnails-{key[:16]}.pt"
+    if path.exists():
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        if saved["key"] == key:
+            return saved["thumbnails"]
+    loader = torch.utils.data.DataLoader(torch.utils.data.Subset(dataset, indices), batch_size=batch_size,
+                                         num_workers=workers)
+    thumbs = None
+    for step, (images, _, index) in enumerate(loader):
+        batch = make(images.contiguous(memory_format=torch.channels_last)).mul(255).round_().clamp_(0, 255)
+        if thumbs is None:
+            thumbs = torch.zeros((len(dataset), *batch.shape[1:]), dtype=torch.uint8)
+        thumbs[index] = batch.to(torch.uint8)
+        if step % 20 == 0:
+            echo(f"thumbnails: {min((step + 1) * batch_size, len(indices))}/{len(indices)} images")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    from ..images import write_atomic
+    write_atomic(path, lambda f: torch.save({"key": key, "thumbnails": thumbs}, f), overwrite=True)
+    return thumbs
+
+
+class ThumbnailSet(torch.utils.data.Dataset):
+    """Items ``(thumbnail uint8 [3, h, w], label, index)`` from precomputed thumbnails of ``dataset``."""
+
+    def __init__(self, thumbnails: torch.Tensor, dataset: IndexedImageFolder):
+        self.thumbnails, self.targets = thumbnails, dataset.targets
+
+    def __len__(self) -> int:
+        return len(self.thumbnails)
+
+    def __getitem__(self, index: int):
+        return self.thumbnails[index], self.targets[index], index
 
 
 @torch.no_grad()

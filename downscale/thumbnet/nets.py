@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from ..classifiers import Classifier, build_classifier
-from ..model import Downscaler, bicubic, output_size
+from ..model import Downscaler
 from .config import TrainConfig
 from .losses import FMDecoder
 
@@ -20,11 +20,13 @@ def build_teacher(cfg: TrainConfig) -> Classifier:
 
 
 def build_student(cfg: TrainConfig, teacher: Classifier) -> Classifier:
-    """S: T's architecture, initialised as a copy of T (``student_init="teacher"``) or at random."""
+    """S: T's architecture, initialised as a copy of T (``student_init="teacher"``) or at random, enlarging
+    its input by ``cfg.student_upscale``."""
     if cfg.student_init == "teacher":
         student = copy.deepcopy(teacher)
+        student.upscale = float(cfg.student_upscale)
     else:
-        student = Classifier(teacher.arch, teacher.num_classes, teacher.normalize)
+        student = Classifier(teacher.arch, teacher.num_classes, teacher.normalize, cfg.student_upscale)
     return student.requires_grad_(True).train()
 
 
@@ -37,7 +39,7 @@ class ThumbNet(nn.Module):
     """The trained parts in one module (so one DistributedDataParallel wraps them): E, S, FM decoder.
 
     ``forward(x)`` with ``x`` ``[N, 3, H, W]`` in [0, 1] returns ``(thumb, logits, features)``:
-    the thumbnail (E's, or antialiased bicubic when ``downscaler`` is None), the classifier's logits
+    the thumbnail (E's; without E, ``x`` is the thumbnail already), the classifier's logits
     on it, and (with ``decode=True`` and an FM decoder) S's tapped features decoded to T's scale,
     else None.
     """
@@ -52,10 +54,7 @@ class ThumbNet(nn.Module):
             tap(classifier, fm_layer, self._store)
 
     def forward(self, x: torch.Tensor, decode: bool = False):
-        if self.downscaler is not None:
-            thumb = self.downscaler(x)
-        else:
-            thumb = bicubic(x, output_size(x.shape[-2], x.shape[-1], self.ratio))
+        thumb = x if self.downscaler is None else self.downscaler(x)
         logits = self.classifier(thumb)
         features = self._store.pop("features", None)
         decoded = self.decoder(features) if decode and self.decoder is not None else None

@@ -7,6 +7,7 @@ card.md, run.json)."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import platform
@@ -21,10 +22,12 @@ from torch.utils.data.distributed import DistributedSampler
 
 from ..classifiers import class_indices
 from ..errors import WeightsError
+from ..methods import CLASSICAL, thumbnail
 from ..model import Downscaler, bicubic, output_size
 from ..pretrained import save_weights, sha256
 from .config import TrainConfig
-from .data import IndexedImageFolder, cache_key, epoch_flips, flip_where, split_holdout, teacher_logits
+from .data import (IndexedImageFolder, ThumbnailSet, cache_key, epoch_flips, fixed_thumbnails, flip_where,
+                   split_holdout, teacher_logits, thumbnail_key)
 from .losses import classification, colour_shift, distillation, feature_mapping, moment_matching
 from .nets import ThumbNet, build_student, build_teacher, fm_channels, tap
 
@@ -59,18 +62,20 @@ def _train_mode(net: ThumbNet, cfg: TrainConfig) -> None:
     net.train()
     if cfg.freeze_classifier:
         net.classifier.eval()  # the frozen teacher keeps its BN statistics
-    if cfg.fixed_downscaler:
-        net.downscaler.eval()  # a given E is used as shipped
 
 
-def _fixed_downscaler(cfg: TrainConfig) -> Downscaler:
-    """The given E, frozen; its ratio must be the run's."""
+def _fixed_thumbnailer(cfg: TrainConfig):
+    """``(make, identity)``: the fixed thumbnail function (float [N, 3, H, W] in [0, 1] -> float thumbnails)
+    and a string naming exactly what it computes (for the cache key). A given E must have the run's ratio."""
+    if cfg.downscaler in CLASSICAL:
+        return (lambda x: thumbnail(cfg.downscaler, x.mul(255).round_().to(torch.uint8), cfg.ratio)), cfg.downscaler
     from ..pretrained import load_downscaler
 
-    e = load_downscaler(cfg.fixed_downscaler).requires_grad_(False)
+    e = load_downscaler(cfg.fixed_downscaler).requires_grad_(False).eval()
     if e.ratio != cfg.ratio:
         raise ValueError(f"downscaler {cfg.fixed_downscaler} reduces by {e.ratio}, but --ratio is {cfg.ratio}")
-    return e
+    weights = hashlib.sha256(b"".join(t.numpy().tobytes() for t in e.state_dict().values())).hexdigest()
+    return (lambda x: e(x).clamp_(0, 1)), f"{json.dumps(e.config(), sort_keys=True)} {weights}"
 
 
 def _eta(seconds: float) -> str:
@@ -78,13 +83,21 @@ def _eta(seconds: float) -> str:
     return f"{minutes}m{sec:02d}s"
 
 
+def _as_input(images: torch.Tensor) -> torch.Tensor:
+    """A batch as float in [0, 1]: images as they come, cached uint8 thumbnails scaled."""
+    return images.float().div_(255) if images.dtype == torch.uint8 else images
+
+
 @torch.no_grad()
 def evaluate_holdout(net: ThumbNet, teacher, dataset, indices: list[int], targets: torch.Tensor,
-                     batch_size: int, device: torch.device, full_logits: torch.Tensor | None = None) -> dict:
+                     batch_size: int, device: torch.device, full_logits: torch.Tensor | None = None,
+                     trained_only: bool = False) -> dict:
     """Top-1 over the dataset's classes (argmax among their logits) on ``indices``, each image once.
 
-    Keys: ``n``; ``trained`` (the run's classifier on the run's thumbnails); ``teacher_full`` (T at
-    full size); ``teacher_bicubic`` (T on antialiased-bicubic thumbnails); with a learned E also
+    ``dataset`` yields full images, or the fixed thumbnails (``ThumbnailSet``) of a run without a learned
+    E. Keys: ``n``; ``trained`` (the run's classifier on the run's thumbnails); unless ``trained_only``:
+    ``teacher_full`` (T at full size); ``teacher_bicubic`` (T on antialiased-bicubic thumbnails; full
+    images only); ``teacher_on_thumbnails`` (T on the fixed thumbnails); with a learned E
     ``teacher_on_E`` and ``psnr_E_vs_bicubic`` (dB, mean over images). ``full_logits`` (T's cached
     logits, ``[len(dataset), >=1, K]``, row 0 unflipped) saves the full-size teacher forward.
     """
@@ -93,14 +106,17 @@ def evaluate_holdout(net: ThumbNet, teacher, dataset, indices: list[int], target
     correct: dict[str, int] = {}
     psnr_sum = 0.0
     for images, labels, index in loader:
-        x = images.to(device).contiguous(memory_format=CL)
-        size = output_size(x.shape[-2], x.shape[-1], net.ratio)
-        plain = bicubic(x, size)
+        x = _as_input(images).to(device).contiguous(memory_format=CL)
         thumb, logits, _ = net(x)
-        full = teacher(x) if full_logits is None else full_logits[index, 0]
-        outputs = {"trained": logits, "teacher_full": full, "teacher_bicubic": teacher(plain)}
-        if net.downscaler is not None:
-            outputs["teacher_on_E"] = teacher(thumb)
+        outputs = {"trained": logits}
+        if not trained_only and net.downscaler is None:  # x is a fixed thumbnail: T's full size only from the cache
+            outputs["teacher_on_thumbnails"] = teacher(x)
+            if full_logits is not None:
+                outputs["teacher_full"] = full_logits[index, 0]
+        elif not trained_only:
+            plain = bicubic(x, output_size(x.shape[-2], x.shape[-1], net.ratio))
+            full = teacher(x) if full_logits is None else full_logits[index, 0]
+            outputs.update(teacher_full=full, teacher_bicubic=teacher(plain), teacher_on_E=teacher(thumb))
             mse = (thumb.clamp(0, 1) - plain.clamp(0, 1)).square().flatten(1).mean(1)
             psnr_sum += (10 * torch.log10(1 / mse.clamp_min(1e-12))).sum().item()
         for name, out in outputs.items():
@@ -108,7 +124,7 @@ def evaluate_holdout(net: ThumbNet, teacher, dataset, indices: list[int], target
             correct[name] = correct.get(name, 0) + int((pred == labels).sum())
     n = len(indices)
     metrics = {"n": n, **{f"top1_{k}": v / n for k, v in correct.items()}}
-    if net.downscaler is not None:
+    if net.downscaler is not None and not trained_only:
         metrics["psnr_E_vs_bicubic"] = psnr_sum / n
     return metrics
 
@@ -138,6 +154,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, stop_after: int | None = No
     cache = _TeacherCache(cfg, teacher, dataset, rank, world, device, say)
     cached = cache.logits(train_idx, cfg.flip) if cfg.w_kd > 0 and "distill" in stages else None
     held_logits = cache.logits(held_idx, False) if held_idx else None
+    data = ThumbnailSet(cache.thumbnails(sorted(train_idx + held_idx)), dataset) if cfg.fixed_thumbnails else dataset
 
     torch.manual_seed(cfg.seed)  # after the cache, which may or may not have drawn random numbers
     net = build_net(cfg, teacher).to(device, memory_format=CL)
@@ -145,7 +162,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, stop_after: int | None = No
     if cfg.strategy == "fm":
         tap(teacher, cfg.fm_layer, teacher_features)
     optimizer = build_optimizer(cfg, net)
-    sampler, loader = _loader(cfg, dataset, train_idx, rank, world, device)
+    sampler, loader = _loader(cfg, data, train_idx, rank, world, device)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=[g["lr"] for g in optimizer.param_groups],
                                                     total_steps=len(loader) * len(stages))
     model = DistributedDataParallel(net, find_unused_parameters=cfg.strategy == "fm") if world > 1 else net
@@ -165,6 +182,10 @@ def train(cfg: TrainConfig, *, resume: bool = False, stop_after: int | None = No
                              lambda step, text: say(f"epoch {epoch + 1}/{len(stages)} [{stages[epoch]}] step "
                                                     f"{step}/{len(loader)} | {text}"))
         history.append({"epoch": epoch + 1, "stage": stages[epoch], **losses})
+        if held_idx and rank == 0:
+            history[-1]["holdout_top1"] = evaluate_holdout(net, teacher, data, held_idx, targets, 64, device,
+                                                           trained_only=True)["top1_trained"]
+            say(f"epoch {epoch + 1}/{len(stages)}: held-out top-1 {100 * history[-1]['holdout_top1']:.1f}%")
         if rank == 0:
             save_checkpoint(ckpt_path, cfg, net, optimizer, scheduler, epoch + 1, history)
         _barrier(world)
@@ -175,7 +196,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, stop_after: int | None = No
     record = {"config": dataclasses.asdict(cfg), "history": history, "finished": True}
     if rank == 0:
         say(f"evaluating on {len(held_idx)} held-out images")
-        record["holdout"] = (evaluate_holdout(net, teacher, dataset, held_idx, targets, 64, device, held_logits)
+        record["holdout"] = (evaluate_holdout(net, teacher, data, held_idx, targets, 64, device, held_logits)
                              if held_idx else {"n": 0})
         record.update(
             command=cfg.command_line("train"), wall_seconds=round(time.time() - started, 1), world_size=world,
@@ -217,14 +238,26 @@ class _TeacherCache:
             dense[i] = v
         return dense
 
+    def thumbnails(self, indices: list[int]) -> torch.Tensor:
+        """uint8 ``[len(dataset), 3, h, w]``: the run's fixed thumbnails of ``indices`` (see ``fixed_thumbnails``)."""
+        cfg = self.cfg
+        make, identity = _fixed_thumbnailer(cfg)
+        key = thumbnail_key(self.dataset, indices, cfg.image_size, cfg.ratio, identity)
+        for turn in range(2):
+            if (self.rank == 0) == (turn == 0):
+                tic = time.time()
+                thumbs = fixed_thumbnails(make, self.dataset, indices, cfg.cache or Path(cfg.out) / "cache", key,
+                                          workers=cfg.workers, echo=self.say)
+                self.say(f"{cfg.downscaler} thumbnails of {len(indices)} images ready ({time.time() - tic:.0f} s)")
+            _barrier(self.world)
+        return thumbs
+
 
 def build_net(cfg: TrainConfig, teacher) -> ThumbNet:
     """The trained parts as one ThumbNet: E (learned, fixed or none), the classifier (a student, or
     the frozen teacher) and, for the FM strategy, its decoder."""
-    if cfg.downscaler == "learned":
-        downscaler = Downscaler(cfg.ratio, cfg.downscaler_width, cfg.downscaler_arch, cfg.downscaler_skip)
-    else:
-        downscaler = _fixed_downscaler(cfg) if cfg.fixed_downscaler else None
+    downscaler = (Downscaler(cfg.ratio, cfg.downscaler_width, cfg.downscaler_arch, cfg.downscaler_skip)
+                  if cfg.downscaler == "learned" else None)
     classifier = teacher if cfg.freeze_classifier else build_student(cfg, teacher)
     fm = cfg.strategy == "fm"
     channels = fm_channels(teacher, cfg.fm_layer, 64) if fm else None
@@ -249,7 +282,8 @@ def _loader(cfg: TrainConfig, dataset, indices: list[int], rank: int, world: int
     subset = Subset(dataset, indices)
     sampler = DistributedSampler(subset, num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed,
                                  drop_last=True)
-    loader = DataLoader(subset, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.workers,
+    workers = 0 if isinstance(dataset, ThumbnailSet) else cfg.workers  # cached thumbnails: nothing to decode
+    loader = DataLoader(subset, batch_size=cfg.batch_size, sampler=sampler, num_workers=workers,
                         drop_last=True, pin_memory=device.type == "cuda")
     # (no persistent workers: each epoch's iterator then draws its seed from the RNG the checkpoint restores)
     if len(loader) == 0:
@@ -306,7 +340,7 @@ def train_epoch(cfg: TrainConfig, stage: str, model, teacher, teacher_features: 
     tic = time.time()
     for step, (images, labels, index) in enumerate(loader):
         flipped = flips[index]
-        x = flip_where(images, flipped).to(device, non_blocking=True).contiguous(memory_format=CL)
+        x = flip_where(_as_input(images), flipped).to(device, non_blocking=True).contiguous(memory_format=CL)
         soft = cached[index, flipped.long()].to(device) if stage == "distill" and cfg.w_kd > 0 else None
         with autocast:
             thumb, logits, decoded = model(x, decode=stage == "fm")
@@ -319,7 +353,8 @@ def train_epoch(cfg: TrainConfig, stage: str, model, teacher, teacher_features: 
         scheduler.step()
 
         values = {name: value.item() for name, (_, value) in terms.items()}
-        values.setdefault("mm", mm.item())
+        if net.downscaler is not None:
+            values.setdefault("mm", mm.item())
         for name, value in values.items():
             sums[name] = sums.get(name, 0.0) + value
         speed, eta = progress.step()
@@ -369,8 +404,8 @@ def export(net: ThumbNet, cfg: TrainConfig, record: dict) -> None:
     if cfg.downscaler == "learned":
         record["downscaler_sha256"] = save_weights(net.downscaler, out / "downscaler.pt", **common)
     if not cfg.freeze_classifier:
-        record["student_sha256"] = save_weights(net.classifier, out / "student.pt", **common,
-                                                downscaler=cfg.downscaler)
+        fixed = {"thumbnails": cfg.downscaler} if cfg.downscaler in CLASSICAL else {"downscaler": cfg.downscaler}
+        record["student_sha256"] = save_weights(net.classifier, out / "student.pt", **common, **fixed)
     (out / "run.json").write_text(json.dumps(record, indent=2) + "\n")
     (out / "card.md").write_text(model_card(cfg, record))
 
@@ -389,9 +424,12 @@ def model_card(cfg: TrainConfig, record: dict) -> str:
     h = record.get("holdout", {})
     stages = cfg.stage_epochs
     losses = {"supervised": "CL + MM", "distill": "KD + CL + MM", "fm": "FM + MM first stage, then KD + CL + MM"}
-    trained = {"learned": "E (learned downscaler) and student S",
-               "bicubic": "student S on fixed antialiased-bicubic thumbnails (baseline, no E)"}.get(
-        cfg.downscaler, f"student S on the thumbnails of the fixed E `{cfg.downscaler}` (E not trained)")
+    if cfg.downscaler == "learned":
+        trained = "E (learned downscaler) and student S"
+    elif cfg.downscaler in CLASSICAL:
+        trained = f"student S on fixed `{cfg.downscaler}` thumbnails (a classical resize, no E)"
+    else:
+        trained = f"student S on the thumbnails of the fixed E `{cfg.downscaler}` (E not trained)"
     if cfg.freeze_classifier:
         trained = "E alone, for the frozen teacher (no student)"
     speed = [e["images_per_s"] for e in record["history"]]
@@ -422,8 +460,10 @@ def model_card(cfg: TrainConfig, record: dict) -> str:
         + ", computed once and cached.",
         f"- Student init: {'from the teacher' if cfg.student_init == 'teacher' else 'random'}; "
         f"E: residual over {SKIP_NAMES[cfg.downscaler_skip] if cfg.downscaler_arch == 'area' else 'antialiased bicubic'}, arch `{cfg.downscaler_arch}`, width {cfg.downscaler_width}"
-        + ("" if cfg.downscaler == "learned" else " (not used: bicubic baseline)" if cfg.downscaler == "bicubic"
-           else f" (not used: the student trains on the fixed E `{cfg.downscaler}`)") + ".",
+        + ("" if cfg.downscaler == "learned" else f" (not used: S trains on fixed `{cfg.downscaler}` thumbnails, "
+           "computed once, flipped with the image)") + ".",
+        *([f"- S enlarges each thumbnail {cfg.student_upscale:g}x (bicubic) before its network."]
+          if cfg.student_upscale != 1 else []),
         f"- AdamW (weight decay {cfg.weight_decay}), one-cycle schedule, peak lr {cfg.lr_student} (S) / "
         f"{cfg.lr_downscaler} (E); {len(stages)} epoch(s), batch {cfg.batch_size} x {record['world_size']} "
         f"process(es), seed {cfg.seed}.",
@@ -444,15 +484,23 @@ def model_card(cfg: TrainConfig, record: dict) -> str:
         "| classifier | input | top-1 |",
         "|---|---|---|",
         f"| teacher | full {cfg.image_size} px | {_pct(h.get('top1_teacher_full'))} |",
-        f"| teacher | bicubic {cfg.image_size // cfg.ratio} px | {_pct(h.get('top1_teacher_bicubic'))} |",
     ]
+    if "top1_teacher_bicubic" in h:
+        lines.append(f"| teacher | bicubic_aa {cfg.image_size // cfg.ratio} px | {_pct(h['top1_teacher_bicubic'])} |")
     if "top1_teacher_on_E" in h:
         lines.append(f"| teacher | E {cfg.image_size // cfg.ratio} px | {_pct(h.get('top1_teacher_on_E'))} |")
+    if "top1_teacher_on_thumbnails" in h:
+        lines.append(f"| teacher | {cfg.downscaler} {cfg.image_size // cfg.ratio} px | "
+                     f"{_pct(h.get('top1_teacher_on_thumbnails'))} |")
     who = "teacher (frozen)" if cfg.freeze_classifier else "this run's student"
-    thumbs = "bicubic" if cfg.downscaler == "bicubic" else "E"
+    thumbs = cfg.downscaler if cfg.downscaler in CLASSICAL else "E"
     lines.append(f"| {who} | {thumbs} {cfg.image_size // cfg.ratio} px | {_pct(h.get('top1_trained'))} |")
     if "psnr_E_vs_bicubic" in h:
         lines += ["", f"E's thumbnails vs antialiased bicubic: PSNR {h['psnr_E_vs_bicubic']:.1f} dB."]
+    curve = [e for e in record["history"] if "holdout_top1" in e]
+    if curve:
+        lines += ["", "Held-out top-1 after each epoch:", "", "| epoch | stage | top-1 |", "|---|---|---|",
+                  *(f"| {e['epoch']} | {e['stage']} | {_pct(e['holdout_top1'])} |" for e in curve)]
     lines += [
         "",
         "A student fine-tuned on these classes is reported over these classes only (it forgets the rest).",

@@ -42,3 +42,17 @@ def test_median_time_counts_only_timed_runs():
     assert len(calls) == 7 and t >= 0
     with pytest.raises(ValueError):
         median_time(lambda: None, repeats=0)
+
+
+def test_measure_cost_counts_the_full_size_network_beside_each_row():
+    from downscale.classifiers import Classifier
+    from downscale.evaluation.runner import measure_cost
+
+    classifier = Classifier("mobilenet_v2", 10).eval()
+    images = torch.zeros(1, 3, 64, 64, dtype=torch.uint8)
+    counted, _ = measure_cost([("full", 1), ("bicubic", 2)], images, classifier, {}, 0, "cpu")
+    assert counted["full", 1]["classifier"] == counted["full", 1]["full_size"] == counted["bicubic", 2]["full_size"]
+    assert counted["bicubic", 2]["classifier"] < counted["full", 1]["classifier"] / 3
+    classifier.upscale = 2.0  # a student that enlarges its 32 px thumbnail to 64 px costs the full size
+    counted, _ = measure_cost([("bicubic", 2)], images, classifier, {}, 0, "cpu")
+    assert counted["bicubic", 2]["classifier"] == counted["bicubic", 2]["full_size"]

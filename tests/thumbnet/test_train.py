@@ -8,8 +8,9 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from downscale.classifiers import build_classifier, load_classifier
+from downscale.classifiers import Classifier, build_classifier, load_classifier
 from downscale.cli import main
+from downscale.methods import thumbnail
 from downscale.pretrained import load_downscaler, load_weights
 from downscale.thumbnet.data import IndexedImageFolder, epoch_flips, split_holdout, teacher_logits
 from downscale.thumbnet.train import train
@@ -96,10 +97,10 @@ def test_resume_refuses_changed_options(tiny_config, tmp_path):
         train(tiny_config(epochs=2, tau=2.0), resume=True, echo=lambda *a: None)
 
 
-def test_bicubic_baseline_and_frozen_classifier(tiny_config, tmp_path):
-    train(tiny_config(out=str(tmp_path / "bicubic"), downscaler="bicubic"), echo=lambda *a: None)
+def test_classical_baseline_and_frozen_classifier(tiny_config, tmp_path):
+    train(tiny_config(out=str(tmp_path / "bicubic"), downscaler="bicubic_aa"), echo=lambda *a: None)
     assert not (tmp_path / "bicubic" / "downscaler.pt").exists()
-    assert load_weights(tmp_path / "bicubic" / "student.pt")["downscaler"] == "bicubic"
+    assert load_weights(tmp_path / "bicubic" / "student.pt")["thumbnails"] == "bicubic_aa"
     record = train(tiny_config(out=str(tmp_path / "frozen"), freeze_classifier=True, tau=1.0),
                    echo=lambda *a: None)
     assert not (tmp_path / "frozen" / "student.pt").exists()
@@ -112,7 +113,7 @@ def test_student_on_a_fixed_downscaler(tiny_config, tmp_path):
                    echo=lambda *a: None)
     assert not (tmp_path / "fixed" / "downscaler.pt").exists()  # E is given, not trained
     assert load_weights(tmp_path / "fixed" / "student.pt")["downscaler"] == "area-identity-r4-v0"
-    assert "top1_teacher_on_E" in record["holdout"]
+    assert "top1_teacher_on_thumbnails" in record["holdout"]
     assert "fixed E `area-identity-r4-v0`" in (tmp_path / "fixed" / "card.md").read_text()
     with pytest.raises(ValueError, match="reduces by 4, but --ratio is 2"):
         train(tiny_config(out=str(tmp_path / "bad"), downscaler="area-identity-r4-v0", ratio=2), echo=lambda *a: None)
@@ -160,7 +161,9 @@ def test_holdout_accuracy_from_cached_teacher_logits_matches_a_forward(tiny_data
 
     teacher = build_classifier("mobilenet_v2", tiny_data / "teacher.pt", normalize="minus1to1").eval()
     dataset = IndexedImageFolder(tiny_data / "data", 64)
-    net = ThumbNet(None, teacher, 4)
+    from downscale.model import Downscaler
+
+    net = ThumbNet(Downscaler(4, 8, "area"), teacher, 4)
     targets = torch.tensor([1, 2])
     indices = [0, 3, 13, 20]
     cached = torch.full((len(dataset), 1, 1001), float("nan"))
@@ -168,7 +171,7 @@ def test_holdout_accuracy_from_cached_teacher_logits_matches_a_forward(tiny_data
         cached[i] = logits
     fresh = evaluate_holdout(net, teacher, dataset, indices, targets, 2, torch.device("cpu"))
     assert evaluate_holdout(net, teacher, dataset, indices, targets, 2, torch.device("cpu"), cached) == fresh
-    assert fresh["n"] == 4 and fresh["top1_trained"] == fresh["top1_teacher_bicubic"]
+    assert fresh["n"] == 4 and fresh["top1_trained"] == fresh["top1_teacher_on_E"]
 
 
 def test_step_losses_terms_follow_stage_and_config():
@@ -200,3 +203,42 @@ def test_step_losses_terms_follow_stage_and_config():
     cfg = TrainConfig(data="d", teacher_weights="t", out="o", strategy="fm", w_fm=3.0)
     found, _ = step_losses(cfg, "fm", x, thumb, logits, features + 1, target, None, teacher, store)
     assert list(found) == ["fm", "mm"] and found["fm"][0] == 3.0 and found["fm"][1].item() > 0 and not store
+
+
+def test_classifier_upscale_enlarges_its_input_and_round_trips(tiny_data, tmp_path):
+    plain = build_classifier("mobilenet_v2", tiny_data / "teacher.pt", normalize="minus1to1").eval()
+    assert "upscale" not in plain.config()  # configs of older files stay as they were
+    bigger = build_classifier("mobilenet_v2", tiny_data / "teacher.pt", normalize="minus1to1").eval()
+    bigger.upscale = 1.5
+    x = torch.rand(2, 3, 16, 20)
+    with torch.no_grad():
+        expected = plain(torch.nn.functional.interpolate(x, size=(24, 30), mode="bicubic", align_corners=False))
+        torch.testing.assert_close(bigger(x), expected)
+    with pytest.raises(ValueError, match="upscale"):
+        Classifier("mobilenet_v2", 10, upscale=0.5)
+
+
+def test_fixed_classical_thumbnails_are_cached_and_flip_with_the_image(tiny_config, tmp_path):
+    cfg = tiny_config(out=str(tmp_path / "area"), downscaler="area", ratio=4, epochs=2, student_upscale=1.5)
+    record = train(cfg, echo=lambda *a: None)
+    dataset = IndexedImageFolder(cfg.data, cfg.image_size)
+    (cached,) = (tmp_path / "cache").glob("thumbnails-*.pt")
+    thumbs = torch.load(cached, weights_only=True)["thumbnails"]
+    image = (dataset[3][0][None] * 255).round().to(torch.uint8)
+    expected = (thumbnail("area", image, 4) * 255).round().to(torch.uint8)
+    assert thumbs.shape == (len(dataset), 3, 16, 16) and torch.equal(thumbs[3], expected[0])
+    assert [e["epoch"] for e in record["history"]] == [1, 2]
+    assert all(0 <= e["holdout_top1"] <= 1 for e in record["history"])
+    assert "top1_teacher_on_thumbnails" in record["holdout"] and "top1_teacher_bicubic" not in record["holdout"]
+    student = load_classifier(tmp_path / "area" / "student.pt")
+    assert student.upscale == 1.5 and load_weights(tmp_path / "area" / "student.pt")["thumbnails"] == "area"
+    card = (tmp_path / "area" / "card.md").read_text()
+    assert "fixed `area` thumbnails" in card and "enlarges each thumbnail 1.5x" in card and "| 2 | distill |" in card
+    # the same thumbnails are read back, not recomputed
+    again = train(tiny_config(out=str(tmp_path / "again"), downscaler="area", ratio=4), echo=lambda *a: None)
+    assert len(list((tmp_path / "cache").glob("thumbnails-*.pt"))) == 1 and again["finished"]
+
+
+def test_fixed_thumbnails_refuse_feature_mapping(tiny_config):
+    with pytest.raises(ValueError, match="strategy fm"):
+        tiny_config(downscaler="bicubic", strategy="fm")
