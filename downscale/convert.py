@@ -18,7 +18,8 @@ from .images import (FORMAT_SUFFIX, IMAGE_SUFFIXES, MULTI_FRAME_FORMATS, Frames,
                      webp_lossless, write_image)
 from .sizes import fov_box, output_size
 
-__all__ = ["Options", "Task", "Result", "find_images", "plan", "thumbnail", "convert_one", "convert_batch"]
+__all__ = ["Options", "Task", "Result", "find_images", "plan", "thumbnail", "convert_one", "convert_batch",
+           "settled_result", "store_result"]
 
 
 BATCH_PIXELS = 512 * 512  # RGB images up to this size that share a size are resized in one call of E
@@ -227,7 +228,7 @@ def _learned_batch(images: list[Image.Image], opts: Options) -> list[Image.Image
 def _open(task: Task, opts: Options) -> _Opened | Result:
     """The decoded source, or the Result that ends this task (skipped or failed)."""
     try:
-        settled = _settled(task, opts)
+        settled = settled_result(task, opts)
         if settled is not None:
             return settled
         drafting = opts.method == "bicubic" and opts.draft
@@ -261,7 +262,7 @@ def _finish(task: Task, opts: Options, opened: _Opened, thumb: Image.Image | Non
         timing = dict(opened.frames.timing) if opened.frames is not None else None
         if timing and fmt != img.format:
             del timing["disposal"]  # (each format numbers its disposal methods its own way)
-        result = _store(task, lambda dest: write_image(frames, dest, fmt=fmt, quality=opts.quality, timing=timing,
+        result = store_result(task, lambda dest: write_image(frames, dest, fmt=fmt, quality=opts.quality, timing=timing,
                                                        icc_profile=img.info.get("icc_profile"),
                                                        overwrite=opts.overwrite, lossless=opened.lossless),
                         thumb.size, ratio)
@@ -270,7 +271,7 @@ def _finish(task: Task, opts: Options, opened: _Opened, thumb: Image.Image | Non
         return _failed(task, exc)
 
 
-def _settled(task: Task, opts: Options) -> Result | None:
+def settled_result(task: Task, opts: Options) -> Result | None:
     """The Result that ends ``task`` before its input is read (its output is a folder, or exists and is
     kept), else None."""
     if task.dest.is_dir():
@@ -284,7 +285,7 @@ def _settled(task: Task, opts: Options) -> Result | None:
     return None
 
 
-def _store(task: Task, write: Callable[[Path], bool], size: tuple[int, int], ratio: float | None) -> Result:
+def store_result(task: Task, write: Callable[[Path], bool], size: tuple[int, int], ratio: float | None) -> Result:
     """Write ``task``'s output by ``write(dest)`` (atomic; False: it exists) and say what happened;
     ``size`` is the thumbnail's ``(width, height)``."""
     try:

@@ -18,7 +18,7 @@ from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 from .errors import ImageReadError
 
 __all__ = ["IMAGE_SUFFIXES", "FORMAT_SUFFIX", "MULTI_FRAME_FORMATS", "Frames", "read_image", "read_image_reduced",
-           "read_frames", "write_image", "write_atomic"]
+           "read_frames", "write_image", "write_atomic", "upright_transpose", "TRANSPOSE_AXES"]
 
 # Suffixes `downscale convert` picks up in folders (files named on the command line are always tried).
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".apng", ".webp", ".bmp", ".tif", ".tiff", ".gif",
@@ -191,6 +191,22 @@ def _draft(img: Image.Image, most: int) -> int:
 _UPRIGHT = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
             5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
             8: Image.Transpose.ROTATE_90}
+
+
+# Each of those transposes as (swap height and width, then flip rows, flip columns): the same geometry for
+# arrays and tensors (``jpeg.upright``), from the one table above.
+TRANSPOSE_AXES = {
+    Image.Transpose.FLIP_LEFT_RIGHT: (False, False, True), Image.Transpose.ROTATE_180: (False, True, True),
+    Image.Transpose.FLIP_TOP_BOTTOM: (False, True, False), Image.Transpose.TRANSPOSE: (True, False, False),
+    Image.Transpose.ROTATE_270: (True, False, True), Image.Transpose.TRANSVERSE: (True, True, True),
+    Image.Transpose.ROTATE_90: (True, True, False),
+}
+
+
+def upright_transpose(orientation: int) -> Image.Transpose | None:
+    """The PIL transpose that makes an image with EXIF ``orientation`` (1-8) upright; None for 1 (already
+    upright) and for values outside 1-8 (ignored, as Pillow does)."""
+    return _UPRIGHT.get(orientation)
 
 
 def _upright(img: Image.Image) -> Image.Image:

@@ -22,8 +22,8 @@ from typing import NamedTuple
 import torch
 from PIL import Image
 
-from .convert import Options, Result, Task, _settled, _store, convert_batch
-from .images import write_atomic, write_image
+from .convert import Options, Result, Task, convert_batch, settled_result, store_result
+from .images import TRANSPOSE_AXES, upright_transpose, write_atomic, write_image
 
 __all__ = ["decode_jpegs", "encode_jpegs", "with_icc", "upright", "convert_jpegs"]
 
@@ -78,23 +78,15 @@ def with_icc(jpeg: bytes, icc: bytes | None) -> bytes:
 
 
 def upright(img: torch.Tensor, orientation: int) -> torch.Tensor:
-    """``[..., H, W]`` with the EXIF ``orientation`` (1-8) applied, as ``PIL.ImageOps.exif_transpose``."""
-    h, w = -2, -1
-    if orientation == 2:
-        return img.flip(w)
-    if orientation == 3:
-        return img.flip(h, w)
-    if orientation == 4:
-        return img.flip(h)
-    if orientation == 5:
-        return img.transpose(h, w)
-    if orientation == 6:
-        return img.rot90(-1, (h, w))
-    if orientation == 7:
-        return img.transpose(h, w).flip(h, w)
-    if orientation == 8:
-        return img.rot90(1, (h, w))
-    return img
+    """``[..., H, W]`` with the EXIF ``orientation`` (1-8) applied, as ``PIL.ImageOps.exif_transpose``
+    (the same table: ``images.upright_transpose``)."""
+    method = upright_transpose(orientation)
+    if method is None:
+        return img
+    swap, flip_rows, flip_cols = TRANSPOSE_AXES[method]
+    img = img.transpose(-2, -1) if swap else img
+    dims = [dim for dim, flip in ((-2, flip_rows), (-1, flip_cols)) if flip]
+    return img.flip(dims) if dims else img
 
 
 class _Photo(NamedTuple):
@@ -139,7 +131,7 @@ def convert_jpegs(tasks: list[Task], opts: Options) -> list[Result]:
     results: list[Result | None] = [None] * len(tasks)
     taken: list[tuple[int, _Photo]] = []
     for i, task in enumerate(tasks):
-        results[i] = _settled(task, opts)
+        results[i] = settled_result(task, opts)
         photo = _photo(task, opts) if results[i] is None else None
         if photo is not None:
             taken.append((i, photo))
@@ -211,11 +203,11 @@ def _write(photo: _Photo, thumb: torch.Tensor, jpeg: bytes | None, opts: Options
         if photo.fmt == "JPEG":
             if jpeg is None:
                 return None
-            return _store(photo.task, lambda dest: write_atomic(dest, lambda f: f.write(jpeg),
+            return store_result(photo.task, lambda dest: write_atomic(dest, lambda f: f.write(jpeg),
                                                                 overwrite=opts.overwrite), size, opts.ratio)
         pil = Image.fromarray(thumb.permute(1, 2, 0).cpu().numpy())
-        return _store(photo.task, lambda dest: write_image(pil, dest, fmt=photo.fmt, quality=opts.quality,
+        return store_result(photo.task, lambda dest: write_image(pil, dest, fmt=photo.fmt, quality=opts.quality,
                                                            icc_profile=photo.icc, overwrite=opts.overwrite),
                       size, opts.ratio)
-    except Exception:  # not a write error (_store words those): convert_batch retries the file
+    except Exception:  # not a write error (store_result words those): convert_batch retries the file
         return None

@@ -11,7 +11,7 @@ from torch import nn
 from .sizes import output_size  # noqa: F401  (re-exported: the size rule belongs with E)
 
 __all__ = ["TRAINED_RATIOS", "ARCHITECTURES", "SKIPS", "LAYOUTS", "Downscaler", "PaperDownscaler",
-           "UnshuffleDownscaler", "AreaDownscaler", "FusedDownscaler", "bicubic", "grid_bicubic", "sharp_bicubic",
+           "UnshuffleDownscaler", "AreaDownscaler", "FusedDownscaler", "bicubic", "grid_bicubic", "sharp_bicubic", "as_float",
            "output_size"]
 
 TRAINED_RATIOS = (2, 4)
@@ -312,7 +312,7 @@ class _FusedOverBicubic(FusedDownscaler):
         self.stride, self.padding = correction.stride, correction.padding
 
     def _run(self, x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-        x = _as_float(x, dtype)
+        x = as_float(x, dtype)
         w1, b1, w2, b2 = (t.to(dtype) for t in (self.w1, self.b1, self.w2, self.b2))
         hidden = F.relu_(self._first_conv(x, w1, b1))
         return _plus_bicubic(x, F.conv2d(hidden, w2, b2, self.stride, self.padding), self.ratio)
@@ -355,7 +355,7 @@ class _FusedArea(FusedDownscaler):
         if not self.sharp_bicubic:
             return self._convs(x, dtype)
         blocks = _blocks(x, self.ratio).contiguous()  # torch's bicubic is faster on NCHW than channels_last
-        skip = sharp_bicubic(_as_float(blocks, dtype), self.ratio)
+        skip = sharp_bicubic(as_float(blocks, dtype), self.ratio)
         if not self._records(x) and not self.w2[:, :-3].any():  # a zero correction: E is the bicubic alone
             return skip.contiguous(memory_format=torch.channels_last)
         return skip + self._convs(x, dtype)  # (the skip channels of the convs carry zero)
@@ -415,8 +415,12 @@ def sharp_bicubic(x: torch.Tensor, ratio: int) -> torch.Tensor:
     return F.interpolate(x, size=size, mode="bicubic", antialias=False, align_corners=False)
 
 
-def _as_float(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    return x.to(dtype).div_(255) if x.dtype == torch.uint8 else x.to(dtype)  # (uint8: .to made a copy)
+def as_float(x: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """uint8 ``x`` (0..255) as a new float tensor in [0, 1] of ``dtype`` (default float32); float ``x`` in
+    ``dtype`` (default: ``x`` itself, no copy)."""
+    if x.dtype == torch.uint8:
+        return x.to(dtype or torch.float32).div_(255)  # (.to made a copy: divided in place)
+    return x if dtype is None else x.to(dtype)
 
 
 def _blocks(x: torch.Tensor, ratio: int) -> torch.Tensor:

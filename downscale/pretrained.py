@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from .errors import WeightsError
+from .images import write_atomic
 from .model import Downscaler
 
 __all__ = ["MODELS_INSTALL", "list_pretrained", "superseded_by", "default_weights", "load_downscaler", "load_weights",
@@ -223,7 +224,7 @@ def save_weights(model: torch.nn.Module, path: str | os.PathLike, **metadata) ->
     if path.exists():
         raise WeightsError(f"{path} exists; released weights are never overwritten, pick a new version")
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save({"config": model.config(), "state_dict": state, **metadata}, tmp)
-    os.replace(tmp, path)
+    payload = {"config": model.config(), "state_dict": state, **metadata}
+    if not write_atomic(path, lambda f: torch.save(payload, f)):  # (a file that appeared meanwhile)
+        raise WeightsError(f"{path} exists; released weights are never overwritten, pick a new version")
     return sha256(path)

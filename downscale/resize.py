@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import functools
 import math
-import numbers
 import os
-import reprlib
 import warnings
 from typing import Callable, TypeVar
 
@@ -19,9 +17,9 @@ import torch
 from PIL import Image
 
 from .errors import ImageTooSmallError, InvalidArgumentError, UnsupportedImageError, WeightsError
-from .model import TRAINED_RATIOS, Downscaler, bicubic, output_size
+from .model import TRAINED_RATIOS, Downscaler, as_float, bicubic, output_size
 from .pretrained import default_weights, load_downscaler
-from .sizes import check_fov, fov_box
+from .sizes import check_fov, check_ratio, check_size, fov_box
 
 __all__ = ["Weights", "TILE", "learned_resize", "apply_tiled", "check_size", "check_ratio", "target_size", "view_plan",
            "kept_size"]
@@ -139,42 +137,6 @@ def learned_resize(
     return restore(y)
 
 
-def check_size(size) -> tuple[int, int] | None:
-    """``size`` as ``(height, width)`` ints >= 1, or None; InvalidArgumentError for anything else
-    (a string, a number, three values, fractions, booleans, infinities)."""
-    if size is None:
-        return None
-    if isinstance(size, (str, bytes)) or not hasattr(size, "__len__") or len(size) != 2 or not all(
-            isinstance(side, numbers.Integral) and not isinstance(side, bool) and side >= 1 for side in size):
-        raise InvalidArgumentError(f"size must be (height, width): two integers >= 1, got {size!r}")
-    return int(size[0]), int(size[1])
-
-
-def check_ratio(ratio, size: tuple[int, int] | None, auto: bool) -> float | str | None:
-    """``ratio`` checked against ``size``: None (size given), a finite number >= 1 (default 2), or
-    "auto" where ``auto``; InvalidArgumentError otherwise, and for a ratio given with a size."""
-    if ratio is None:
-        return None if size is not None else 2
-    if size is not None:
-        raise InvalidArgumentError(f"give ratio or size, not both (got ratio={ratio!r}, size={size!r})")
-    if auto and ratio == "auto":
-        return ratio
-    if isinstance(ratio, bool) or not isinstance(ratio, numbers.Real) or not (_finite(ratio) and ratio >= 1):
-        also = " or 'auto'" if auto else ""
-        raise InvalidArgumentError(
-            f"ratio must be a finite number >= 1 (the factor each side is divided by){also}, "
-            f"got {reprlib.repr(ratio)}")
-    return ratio
-
-
-def _finite(number: numbers.Real) -> bool:
-    """Whether ``number`` is finite as a float (an int too large for a float, such as 10**400, is not)."""
-    try:
-        return math.isfinite(number)
-    except OverflowError:
-        return False
-
-
 def check_device(device: str | torch.device) -> torch.device:
     """``device`` as a torch.device this machine can use: InvalidArgumentError for a name torch does
     not know, ``meta``, or a GPU that is absent (no CUDA, or an index past the last GPU)."""
@@ -208,13 +170,13 @@ def _auto_ratio(x: torch.Tensor, device) -> int:
     if x.shape[0] != 1:
         raise InvalidArgumentError(
             f"ratio='auto' picks a size per image, so it takes one image, got a batch of {x.shape[0]}; "
-            "call it per image, or use downscale.drnet.model.choose_ratios for a batch"
+            "call it per image, or use downscale.dynamic.choose_ratios for a batch"
         )
-    from .drnet.model import choose_ratios
+    from .dynamic import choose_ratios
 
     rgb, _, _ = _channels(x)
     with torch.no_grad():
-        return choose_ratios(_as_float(rgb), device=device)[0]
+        return choose_ratios(as_float(rgb), device=device)[0]
 
 
 def target_size(height: int, width: int, ratio, size) -> tuple[tuple[int, int], float]:
@@ -296,13 +258,13 @@ def _resize_batch(x: torch.Tensor, out_size: tuple[int, int], factor: float, wei
     """
     rgb, gray, alpha = _channels(x)
     if alpha is not None:
-        alpha = _as_float(alpha)
-        rgb = _as_float(rgb) * alpha  # resize premultiplied colour, so transparent pixels don't bleed
+        alpha = as_float(alpha)
+        rgb = as_float(rgb) * alpha  # resize premultiplied colour, so transparent pixels don't bleed
     model = _downscaler(weights, factor, x.device)
     if model is not None:
         model = model.to(x.device)
         rgb = apply_tiled(model, rgb.contiguous(memory_format=torch.channels_last), dtype=dtype)
-    rgb = bicubic(_as_float(rgb), out_size)
+    rgb = bicubic(as_float(rgb), out_size)
     colour = rgb.mean(dim=1, keepdim=True) if gray else rgb
     if alpha is None:
         return colour
@@ -316,11 +278,6 @@ def _channels(x: torch.Tensor) -> tuple[torch.Tensor, bool, torch.Tensor | None]
     colour, alpha = (x[:, :-1], x[:, -1:]) if x.shape[1] in (2, 4) else (x, None)
     gray = colour.shape[1] == 1
     return (colour.expand(-1, 3, -1, -1) if gray else colour), gray, alpha
-
-
-def _as_float(x: torch.Tensor) -> torch.Tensor:
-    """A new float32 tensor in [0, 1] for uint8 input; float input as it is."""
-    return x.float().div_(255) if x.dtype == torch.uint8 else x
 
 
 def apply_tiled(model: Downscaler, x: torch.Tensor, tile: int = TILE, margin: int = 4,

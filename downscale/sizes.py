@@ -1,11 +1,15 @@
-"""The output-size rule, free of torch so that file-only code paths start fast."""
+"""The output-size rule and the checks of ratio and size arguments, free of torch so that file-only
+code paths (``downscale convert --method bicubic``) start fast."""
 
 from __future__ import annotations
 
 import math
 import numbers
+import reprlib
 
-__all__ = ["output_size", "check_fov", "fov_box"]
+from .errors import InvalidArgumentError
+
+__all__ = ["output_size", "check_ratio", "check_size", "check_fov", "fov_box"]
 
 
 def output_size(height: int, width: int, ratio: float) -> tuple[int, int]:
@@ -26,13 +30,47 @@ def output_size(height: int, width: int, ratio: float) -> tuple[int, int]:
     return out  # type: ignore[return-value]
 
 
+def check_size(size) -> tuple[int, int] | None:
+    """``size`` as ``(height, width)`` ints >= 1, or None; InvalidArgumentError for anything else
+    (a string, a number, three values, fractions, booleans, infinities)."""
+    if size is None:
+        return None
+    if isinstance(size, (str, bytes)) or not hasattr(size, "__len__") or len(size) != 2 or not all(
+            isinstance(side, numbers.Integral) and not isinstance(side, bool) and side >= 1 for side in size):
+        raise InvalidArgumentError(f"size must be (height, width): two integers >= 1, got {size!r}")
+    return int(size[0]), int(size[1])
+
+
+def check_ratio(ratio, size: tuple[int, int] | None, auto: bool) -> float | str | None:
+    """``ratio`` checked against ``size``: None (size given), a finite number >= 1 (default 2), or
+    "auto" where ``auto``; InvalidArgumentError otherwise, and for a ratio given with a size."""
+    if ratio is None:
+        return None if size is not None else 2
+    if size is not None:
+        raise InvalidArgumentError(f"give ratio or size, not both (got ratio={ratio!r}, size={size!r})")
+    if auto and ratio == "auto":
+        return ratio
+    if isinstance(ratio, bool) or not isinstance(ratio, numbers.Real) or not (_finite(ratio) and ratio >= 1):
+        also = " or 'auto'" if auto else ""
+        raise InvalidArgumentError(
+            f"ratio must be a finite number >= 1 (the factor each side is divided by){also}, "
+            f"got {reprlib.repr(ratio)}")
+    return ratio
+
+
+def _finite(number: numbers.Real) -> bool:
+    """Whether ``number`` is finite as a float (an int too large for a float, such as 10**400, is not)."""
+    try:
+        return math.isfinite(number)
+    except OverflowError:
+        return False
+
+
 def check_fov(fov) -> float | tuple[int, int, int, int]:
     """``fov`` checked: a finite number in (0, 1] (the centre fraction of each side the thumbnail shows;
     1 = the whole image), or a box ``(left, top, right, bottom)`` of four integers in pixels (checked
     against the image by ``fov_box``). Returns a float or a tuple of ints; InvalidArgumentError naming
     ``fov`` otherwise."""
-    from .errors import InvalidArgumentError
-
     if isinstance(fov, (str, bytes)) or isinstance(fov, bool):
         pass
     elif isinstance(fov, numbers.Real):
@@ -58,9 +96,7 @@ def fov_box(height: int, width: int, fov: float | tuple[int, int, int, int]) -> 
     if isinstance(fov, tuple):
         left, top, right, bottom = fov
         if not (0 <= left < right <= width and 0 <= top < bottom <= height):
-            from .errors import InvalidArgumentError
-
-            raise InvalidArgumentError(
+                    raise InvalidArgumentError(
                 f"fov box (left, top, right, bottom) = {fov} must lie within the {height}x{width} image "
                 f"(0 <= left < right <= {width}, 0 <= top < bottom <= {height})")
         return fov

@@ -24,14 +24,14 @@ from downscale.methods import CLASSICAL, thumbnail
 from downscale.pretrained import list_pretrained
 
 
-def top1_and_speed(model, classes, loader, thumbnail):
-    """10-way (dataset classes) top-1 and images/s of ``model(thumbnail(x))`` over the loader."""
+def top1_and_speed(model, classes, loader, shrink):
+    """10-way (dataset classes) top-1 and images/s of ``model(shrink(x))`` over the loader."""
     correct = n = 0
     seconds = 0.0
     with torch.inference_mode():
         for x, y in loader:
             start = time.perf_counter()
-            logits = model(thumbnail(x).contiguous(memory_format=torch.channels_last))
+            logits = model(shrink(x).contiguous(memory_format=torch.channels_last))
             seconds += time.perf_counter() - start
             correct += (logits[:, classes].argmax(1) == y).sum().item()
             n += len(y)
@@ -80,8 +80,8 @@ def main():
 
     print(f"{len(subset)} images from {args.data} (seed {args.seed}); top-1 over {len(classes)} classes")
     full_speed = None
-    for name, model, thumbnail in runs:
-        correct, n, speed = top1_and_speed(model, classes, loader, thumbnail)
+    for name, model, shrink in runs:
+        correct, n, speed = top1_and_speed(model, classes, loader, shrink)
         low, high = wilson_interval(correct, n)
         full_speed = full_speed or speed
         print(f"{name:60s} top-1 {100 * correct / n:5.1f}% [{100 * low:.1f}, {100 * high:.1f}]  "

@@ -13,8 +13,8 @@ import argparse
 import json
 from pathlib import Path
 
-from downscale.methods import CLASSICAL
 from downscale.evaluation.runner import best_classical
+from downscale.methods import CLASSICAL
 
 
 def rows_of(path: Path, ratio: float) -> dict:

@@ -20,12 +20,12 @@ sha256, package, kind, ratio, card, summary, teacher and data. Never overwrites 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
 import click
 
+from downscale.images import write_atomic
 from downscale.methods import CLASSICAL
 from downscale.pretrained import load_weights, save_weights, sha256
 
@@ -48,10 +48,8 @@ def _load_registry() -> dict:
 
 
 def _save_registry(registry: dict) -> None:
-    path = PRETRAINED / "registry.json"
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(registry, indent=2) + "\n")
-    os.replace(tmp, path)
+    text = json.dumps(registry, indent=2) + "\n"
+    write_atomic(PRETRAINED / "registry.json", lambda f: f.write(text.encode()), overwrite=True)
 
 
 def _refuse_clashes(registry: dict, names: list[str], files: list[Path]) -> None:
@@ -151,7 +149,7 @@ def thumbnet(run_dir: Path, name: str, student_name: str | None, make_default: b
 @click.option("--card", required=True, help="card file name in pretrained/, e.g. drnet-v2.md.")
 def drnet(run_dir: Path, name: str, predictors: tuple[str, ...], card: str):
     """A `downscale train-dynamic` run: the multi-resolution student and its resolution predictors."""
-    from downscale.drnet.model import load_predictor
+    from downscale.dynamic import load_predictor
 
     run = json.loads((run_dir / "run.json").read_text())
     registry = _load_registry()

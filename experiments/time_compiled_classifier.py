@@ -21,8 +21,8 @@ import torch
 from torch.fx.experimental.optimization import fuse
 
 from downscale.classifiers import build_classifier
-from downscale.memory import keep_freed_memory
 from downscale.evaluation.cost import median_time
+from downscale.memory import keep_freed_memory
 from downscale.pretrained import default_weights, load_downscaler
 
 CL = torch.channels_last

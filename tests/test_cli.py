@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from downscale.cli import main
+
 from conftest import shared_path
 
 
@@ -147,9 +148,9 @@ def test_models_lists_the_current_weights_defaults_marked():
 def test_models_all_lists_the_superseded_too():
     result = _run("models", "--all")
     assert result.exit_code == 0 and "not shown" not in result.output
-    line = next(l for l in result.output.splitlines() if " frozen-mobilenet_v2-r2-v3 " in l)
+    line = next(row for row in result.output.splitlines() if " frozen-mobilenet_v2-r2-v3 " in row)
     assert "superseded by frozen-mobilenet_v2-r2-v4" in line
-    line = next(l for l in result.output.splitlines() if " thumbnet-mobilenet_v2-imagenette-r4-v1 " in l)
+    line = next(row for row in result.output.splitlines() if " thumbnet-mobilenet_v2-imagenette-r4-v1 " in row)
     assert "superseded by thumbnet-mobilenet_v2-imagenette-r4-v2" in line  # a later version of the same name
 
 
@@ -187,7 +188,7 @@ def test_engine_ray_without_ray_says_how_to_install(photo_tree, tmp_path, monkey
 
 
 def test_ratio_auto_reports_the_chosen_ratios(photo_tree, tmp_path, monkeypatch):
-    import downscale.drnet.model as dynamic
+    import downscale.dynamic as dynamic
 
     monkeypatch.setattr(dynamic, "choose_ratios", lambda batch, device=None: [4])
     out = tmp_path / "out"

@@ -129,3 +129,19 @@ def test_rgba_to_gif_keeps_transparency_and_few_colours_exactly(tmp_path, colour
     assert (back[:, :32, 3] == 0).all() and (back[:, 32:, 3] == 255).all()
     if colours <= 255:
         assert (back[:, 32:, :3] == rgba[:, 32:, :3]).all()
+
+
+@pytest.mark.parametrize("orientation", range(0, 10))
+def test_one_orientation_table_for_pil_and_arrays(orientation):
+    from downscale.images import TRANSPOSE_AXES, upright_transpose
+
+    method = upright_transpose(orientation)
+    assert (method is None) == (orientation not in range(2, 9))
+    if method is None:
+        return
+    array = np.arange(2 * 3, dtype=np.uint8).reshape(2, 3)
+    swap, flip_rows, flip_cols = TRANSPOSE_AXES[method]
+    moved = array.T if swap else array
+    moved = moved[::-1] if flip_rows else moved
+    moved = moved[:, ::-1] if flip_cols else moved
+    assert np.array_equal(np.asarray(Image.fromarray(array).transpose(method)), moved)

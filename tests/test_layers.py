@@ -23,11 +23,10 @@ LAYERS = {
     CORE: ["downscale", "downscale.errors", "downscale.sizes", "downscale.kernels", "downscale.model",
            "downscale.pretrained", "downscale.resize", "downscale.transforms", "downscale.images",
            "downscale.convert", "downscale.jpeg", "downscale.engines", "downscale.classifiers", "downscale.methods",
-           "downscale.memory",
-           "downscale.drnet", "downscale.drnet.model"],
+           "downscale.memory", "downscale.dynamic"],
     TRAINING: ["downscale.thumbnet", "downscale.thumbnet.config", "downscale.thumbnet.data",
                "downscale.thumbnet.losses", "downscale.thumbnet.nets", "downscale.thumbnet.train",
-               "downscale.drnet.train"],
+               "downscale.drnet", "downscale.drnet.train"],
     EVALUATION: ["downscale.evaluation", "downscale.evaluation.cost",
                  "downscale.evaluation.quality", "downscale.evaluation.report", "downscale.evaluation.runner",
                  "downscale.evaluation.stats", "downscale.evaluation.bench_worker", "downscale.evaluation.engine_bench",
@@ -73,9 +72,17 @@ def _imports(module: str) -> list[tuple[str, list[str]]]:
 
 
 def test_the_import_reader_sees_relative_lazy_and_absolute_imports():
-    assert ("downscale.drnet.model", ["choose_ratios"]) in _imports("downscale.resize")  # lazy, relative
-    assert ("downscale.errors", ["WeightsError"]) in _imports("downscale.drnet.model")  # two levels up
+    assert ("downscale.dynamic", ["choose_ratios"]) in _imports("downscale.resize")  # lazy, relative
+    assert ("downscale.dynamic", ["load_multires", "load_predictor"]) in _imports("downscale.drnet.command")  # up
+    assert ("downscale.errors", ["WeightsError"]) in _imports("downscale.dynamic")
     assert ("downscale.drnet.command", []) not in _imports("downscale.cli")  # a string, not an import
+
+
+def test_folders_are_layers():
+    """The core is the package's top-level modules (and the data files beside them); every folder is a
+    higher layer, so that nothing in the core reaches into a folder."""
+    assert [module for module in LAYERS[CORE] if module.count(".") > 1] == []
+    assert (PACKAGE / "imagenet_wnids.txt").is_file()  # classifiers' class list, beside it
 
 
 def test_every_module_has_a_layer():
@@ -126,4 +133,4 @@ def test_importing_the_core_loads_no_training_evaluation_cli_or_click():
     out = subprocess.run([sys.executable, "-c", _PROBE, *LAYERS[CORE]], capture_output=True, text=True, check=True)
     loaded = json.loads(out.stdout)
     assert {module: found for module, found in loaded.items() if found} == {}
-    assert "downscale.drnet.model" in loaded and "downscale.resize" in loaded
+    assert "downscale.dynamic" in loaded and "downscale.resize" in loaded

@@ -5,8 +5,16 @@ import torch
 import torch.nn.functional as F
 
 import downscale.model
-from downscale.model import (AreaDownscaler, Downscaler, FusedDownscaler, PaperDownscaler, UnshuffleDownscaler,
-                             bicubic, grid_bicubic, output_size)
+from downscale.model import (
+    AreaDownscaler,
+    Downscaler,
+    FusedDownscaler,
+    PaperDownscaler,
+    UnshuffleDownscaler,
+    bicubic,
+    grid_bicubic,
+    output_size,
+)
 
 
 def skip(arch: str, x: torch.Tensor, ratio: int) -> torch.Tensor:

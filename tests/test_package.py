@@ -105,3 +105,11 @@ def test_tracked_files_name_no_machine_paths_sessions_or_issue_numbers():
         found += [f"{name}:{i}: {line.strip()[:80]}" for i, line in enumerate(text.splitlines(), 1)
                   if pattern.search(line)]
     assert not found, "\n".join(found)
+
+
+def test_one_atomic_writer():
+    """Files are moved into place by ``images.write_atomic`` alone (a random exclusive temporary, never
+    through a link): ``os.replace`` appears in one module of the package."""
+    package = Path(downscale.__file__).parent
+    users = sorted(str(p.relative_to(package)) for p in package.rglob("*.py") if "os.replace(" in p.read_text())
+    assert users == ["images.py"]

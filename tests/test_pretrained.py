@@ -9,12 +9,20 @@ import zipfile
 import pytest
 import torch
 
-from downscale import list_pretrained, load_downscaler
+from downscale import list_pretrained, load_downscaler, pretrained
 from downscale.errors import WeightsError
 from downscale.model import Downscaler
-from downscale import pretrained
-from downscale.pretrained import (MODELS_INSTALL, default_weights, is_installed, load_weights, resolve, save_weights,
-                                  sha256, weights_dir)
+from downscale.pretrained import (
+    MODELS_INSTALL,
+    default_weights,
+    is_installed,
+    load_weights,
+    resolve,
+    save_weights,
+    sha256,
+    weights_dir,
+)
+
 from conftest import REPO
 
 WHEEL_LIMIT = 5 * 2**20  # bytes
@@ -111,6 +119,30 @@ def test_save_then_load_round_trips_and_never_overwrites(tmp_path):
     assert load_weights(path)["note"] == "test"
     with pytest.raises(WeightsError, match="never overwritten"):
         save_weights(model, path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["e.pt"]  # no temporary left behind
+
+
+def test_save_weights_never_writes_through_a_planted_link(tmp_path):
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    (tmp_path / "e.pt").symlink_to(victim)  # even a link to a file that exists counts as taken
+    with pytest.raises(WeightsError, match="never overwritten"):
+        save_weights(Downscaler(2, width=4), tmp_path / "e.pt")
+    assert victim.read_text() == "precious"
+
+
+def test_save_weights_refuses_a_file_that_appears_while_it_writes(tmp_path, monkeypatch):
+    path = tmp_path / "e.pt"
+    real_save = torch.save
+
+    def racing_save(obj, f):
+        path.write_bytes(b"someone else's")  # another process wins the race
+        real_save(obj, f)
+
+    monkeypatch.setattr(torch, "save", racing_save)
+    with pytest.raises(WeightsError, match="never overwritten"):
+        save_weights(Downscaler(2, width=4), path)
+    assert path.read_bytes() == b"someone else's"
 
 
 def test_wrong_architecture_is_a_clear_error(tmp_path):
@@ -150,7 +182,7 @@ def test_built_wheels_split_the_weights_and_install_offline(tmp_path):
     assert wheel.name.startswith("downscale-") and models_wheel.name.startswith("downscale_models-")
     assert wheel.stat().st_size <= WHEEL_LIMIT, f"{wheel.name}: {wheel.stat().st_size / 2**20:.1f} MB"
     names, model_names = set(zipfile.ZipFile(wheel).namelist()), set(zipfile.ZipFile(models_wheel).namelist())
-    assert "downscale/weights/registry.json" in names and "downscale/thumbnet/imagenet_wnids.txt" in names
+    assert "downscale/weights/registry.json" in names and "downscale/imagenet_wnids.txt" in names
     for init in (REPO / "downscale").rglob("__init__.py"):
         assert init.relative_to(REPO).as_posix() in names, f"package {init.parent.name} is not in the wheel"
     assert any(n.endswith("/licenses/LICENSE") or n.endswith("/LICENSE") for n in names)

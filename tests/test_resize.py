@@ -177,7 +177,7 @@ def test_tiled_equals_untiled(arch, ratio, size):
 
 
 def test_auto_ratio_uses_the_predictor_per_image(monkeypatch):
-    import downscale.drnet.model as dynamic
+    import downscale.dynamic as dynamic
 
     picks = iter([4, 1])
     monkeypatch.setattr(dynamic, "choose_ratios", lambda batch, device=None: [next(picks)])

@@ -8,10 +8,10 @@ from pathlib import Path
 import click
 
 from ..classifiers import build_classifier
+from ..dynamic import load_multires, load_predictor
 from ..evaluation.report import write_text
 from ..thumbnet.command import config_options
 from .evaluate import evaluate_dynamic, markdown
-from .model import load_multires, load_predictor
 from .train import DynamicConfig, train_dynamic
 
 

@@ -15,9 +15,9 @@ import time
 import torch
 
 from ..classifiers import class_indices
+from ..dynamic import DynamicClassifier, MultiResolutionClassifier, ResolutionPredictor, exit_steps
 from ..evaluation.stats import discordant, mcnemar_exact, wilson_interval
 from ..thumbnet.data import IndexedImageFolder
-from .model import DynamicClassifier, MultiResolutionClassifier, ResolutionPredictor, exit_steps
 from .train import per_ratio_outcomes
 
 

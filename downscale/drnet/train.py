@@ -25,11 +25,12 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Subset
 
 from ..classifiers import build_classifier, class_indices
+from ..dynamic import RATIOS, DynamicClassifier, MultiResolutionClassifier, ResolutionPredictor, load_multires
+from ..images import write_atomic
 from ..pretrained import default_weights, load_downscaler, save_weights, sha256
 from ..thumbnet.config import RunConfig, setting
 from ..thumbnet.data import IndexedImageFolder, cache_key, epoch_flips, flip_where, split_holdout, teacher_logits
 from ..thumbnet.losses import classification, distillation
-from .model import RATIOS, DynamicClassifier, MultiResolutionClassifier, ResolutionPredictor, load_multires
 
 CL = torch.channels_last
 
@@ -284,6 +285,7 @@ def train_dynamic(cfg: DynamicConfig, echo=print) -> dict:
     run_json = out / "run.json"
     if run_json.exists():  # a second stage-2 run in the same folder keeps the first record
         run_json = out / f"run-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    run_json.write_text(json.dumps(record, indent=2) + "\n")
+    text = json.dumps(record, indent=2) + "\n"
+    write_atomic(run_json, lambda f: f.write(text.encode()), overwrite=True)
     echo(f"wrote {run_json}")
     return record

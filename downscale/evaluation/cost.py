@@ -7,18 +7,10 @@ import time
 from typing import Callable
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
+from ..dynamic import count_flops as flops  # the one FLOPs counter (the core's)
 
-def flops(fn: Callable[[torch.Tensor], object], example: torch.Tensor) -> int:
-    """FLOPs of ``fn(example)`` as counted by FlopCounterMode (convolutions and matmuls, 2 per MAC).
-
-    Interpolation, pooling and elementwise ops are not counted, so a classical resize counts 0.
-    """
-    counter = FlopCounterMode(display=False)
-    with counter, torch.no_grad():
-        fn(example)
-    return int(counter.get_total_flops())
+__all__ = ["flops", "median_time"]
 
 
 def median_time(fn: Callable[[], object], repeats: int = 5, warmup: int = 1, sync: bool = False) -> float:

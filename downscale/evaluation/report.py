@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageDraw
 
+from ..images import write_atomic
 from .stats import discordant, mcnemar_exact
 
 VIEW_TITLES = {"all": "top-1 over all {outputs} classifier outputs", "dataset": "top-1 over the {classes} dataset classes",
@@ -51,10 +51,8 @@ def compare_runs(a: dict, key_a: str, b: dict, key_b: str) -> dict:
 
 
 def write_text(path: Path, text: str) -> None:
-    """Write atomically (temporary file + rename)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    """Write UTF-8 text atomically (``images.write_atomic``), replacing an earlier report."""
+    write_atomic(path, lambda f: f.write(text.encode("utf-8")), overwrite=True)
 
 
 def write_json(path: Path, results: dict) -> None:
@@ -159,7 +157,5 @@ def grid_png(path: Path, examples: dict, columns: list[tuple[str, float, float]]
         for r in range(n):
             tile = (batch[r].clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
             canvas.paste(Image.fromarray(tile), (x0, label_height + pad + r * (h + pad)))
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    canvas.save(tmp)
-    os.replace(tmp, path)
+    write_atomic(path, lambda f: canvas.save(f, format="PNG"), overwrite=True)
 

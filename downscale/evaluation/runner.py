@@ -13,9 +13,9 @@ import torchvision
 from torch.utils.data import DataLoader, Subset
 from torchvision.transforms import v2
 
+from ..methods import CLASSICAL, FULL, REFERENCE, thumbnail
 from ..model import Downscaler, output_size
 from .cost import flops, median_time
-from ..methods import CLASSICAL, FULL, REFERENCE, thumbnail
 from .quality import thumbnail_quality
 from .stats import discordant, mcnemar_exact, wilson_interval
 

@@ -119,9 +119,8 @@ def fixed_thumbnails(make, dataset: IndexedImageFolder, indices: list[int], cach
         if step % 20 == 0:
             echo(f"thumbnails: {min((step + 1) * batch_size, len(indices))}/{len(indices)} images")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save({"key": key, "thumbnails": thumbs}, tmp)
-    os.replace(tmp, path)
+    from ..images import write_atomic
+    write_atomic(path, lambda f: torch.save({"key": key, "thumbnails": thumbs}, f), overwrite=True)
     return thumbs
 
 
@@ -168,7 +167,6 @@ def teacher_logits(
             echo(f"teacher cache: {sum(map(len, out_index))}/{len(indices)} images")
     logits, index = torch.cat(out_logits), torch.cat(out_index)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save({"key": key, "indices": index, "logits": logits}, tmp)
-    os.replace(tmp, path)
+    from ..images import write_atomic
+    write_atomic(path, lambda f: torch.save({"key": key, "indices": index, "logits": logits}, f), overwrite=True)
     return dict(zip(index.tolist(), logits))

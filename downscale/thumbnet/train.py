@@ -371,9 +371,8 @@ def save_checkpoint(path: Path, cfg: TrainConfig, net: ThumbNet, optimizer, sche
     """Everything an exact resume needs after ``epoch``, written atomically."""
     state = {"config": dataclasses.asdict(cfg), "model": net.state_dict(), "optimizer": optimizer.state_dict(),
              "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state(), "epoch": epoch, "history": history}
-    tmp = path.with_name(".checkpoint.pt.tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    from ..images import write_atomic
+    write_atomic(path, lambda f: torch.save(state, f), overwrite=True)
 
 
 def load_checkpoint(path: Path, cfg: TrainConfig, net: ThumbNet, optimizer, scheduler) -> tuple[int, list[dict]]:

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from downscale.classifiers import Classifier
-from downscale.drnet.model import MultiResolutionClassifier
+from downscale.dynamic import MultiResolutionClassifier
 from downscale.model import Downscaler
 
 

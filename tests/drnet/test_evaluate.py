@@ -10,9 +10,8 @@ from PIL import Image
 
 from downscale.cli import main
 from downscale.drnet.evaluate import compare, early_exit_rows, markdown
-from downscale.drnet.model import ResolutionPredictor
+from downscale.dynamic import ResolutionPredictor
 from downscale.pretrained import save_weights
-
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

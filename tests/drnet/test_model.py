@@ -3,14 +3,20 @@
 import pytest
 import torch
 
-from downscale.drnet.model import (
-    DynamicClassifier, EarlyExitClassifier, MultiResolutionClassifier, ResolutionPredictor, choose_ratios,
-    exit_steps, load_dynamic, load_multires, load_predictor,
+from downscale.dynamic import (
+    DynamicClassifier,
+    EarlyExitClassifier,
+    MultiResolutionClassifier,
+    ResolutionPredictor,
+    choose_ratios,
+    exit_steps,
+    load_dynamic,
+    load_multires,
+    load_predictor,
 )
 from downscale.errors import WeightsError
 from downscale.model import bicubic
 from downscale.pretrained import save_weights
-
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

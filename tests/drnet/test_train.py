@@ -7,9 +7,8 @@ import torch
 from click.testing import CliRunner
 
 from downscale.drnet.command import train_dynamic_command
-from downscale.drnet.model import load_dynamic, load_multires
 from downscale.drnet.train import DynamicConfig, flops_penalty, split, train_dynamic, train_predictor
-
+from downscale.dynamic import load_dynamic, load_multires
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

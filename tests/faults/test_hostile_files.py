@@ -3,10 +3,7 @@ and FIFOs, long names, 16-bit big-endian TIFFs, ICC profiles, colour keys, anima
 
 from __future__ import annotations
 
-import io
 import os
-import subprocess
-import sys
 import threading
 
 import numpy as np
@@ -17,10 +14,9 @@ from PIL import Image, ImageCms
 Image.init()
 
 from downscale import engines
-from downscale.convert import Options, Task, convert_one
 from downscale.images import write_image
 
-from .conftest import assert_no_leftovers, error_lines, noise, run_cli, snapshot
+from .conftest import noise, run_cli
 
 
 def _convert_in_thread(*args, timeout=60):

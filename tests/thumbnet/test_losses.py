@@ -4,8 +4,14 @@ import pytest
 import torch
 
 from downscale.classifiers import Classifier
-from downscale.thumbnet.losses import (FMDecoder, classification, colour_shift, distillation, feature_mapping,
-                                      moment_matching)
+from downscale.thumbnet.losses import (
+    FMDecoder,
+    classification,
+    colour_shift,
+    distillation,
+    feature_mapping,
+    moment_matching,
+)
 from downscale.thumbnet.nets import fm_channels, tap
 
 

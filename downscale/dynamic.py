@@ -1,4 +1,5 @@
-"""DRNet-style dynamic resolution (Zhu et al., NeurIPS 2021) behind ``ratio="auto"``.
+"""DRNet-style dynamic resolution (Zhu et al., NeurIPS 2021) behind ``ratio="auto"``: the inference
+models (their trainer, evaluation and commands are in ``downscale.drnet``).
 
 - ``ResolutionPredictor``: a few convolutions on a small preview (the whole image squashed to
   ``preview x preview`` px by antialiased bicubic) scoring each candidate ratio.
@@ -23,16 +24,23 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from ..classifiers import Classifier
-from ..errors import WeightsError
-from ..model import Downscaler, bicubic
-from ..pretrained import list_pretrained, load_module, load_weights, resolve
+from .classifiers import Classifier
+from .errors import WeightsError
+from .model import Downscaler, bicubic
+from .pretrained import list_pretrained, load_module, load_weights, resolve
+
+__all__ = ["RATIOS", "ResolutionPredictor", "SwitchableBatchNorm2d", "MultiResolutionClassifier", "DynamicClassifier",
+           "EarlyExitClassifier", "exit_steps", "choose_ratios", "count_flops", "load_multires", "load_predictor",
+           "load_dynamic", "student_of"]
 
 RATIOS = (1, 2, 4)
 
 
 def count_flops(fn, *args) -> int:
-    """FLOPs of ``fn(*args)`` counted by FlopCounterMode (convolutions and matmuls, 2 per MAC)."""
+    """FLOPs of ``fn(*args)`` counted by FlopCounterMode (convolutions and matmuls, 2 per MAC).
+
+    Interpolation, pooling and elementwise ops are not counted, so a classical resize counts 0.
+    """
     counter = FlopCounterMode(display=False)
     with counter, torch.no_grad():
         fn(*args)
@@ -114,7 +122,8 @@ class MultiResolutionClassifier(nn.Module):
         specs = downscalers or {str(r): {"ratio": r, "width": 32, "name": None} for r in self.ratios if r > 1}
         self.downscaler_specs = {str(k): dict(v) for k, v in specs.items()}
         self.downscalers = nn.ModuleDict({
-            k: Downscaler(v["ratio"], v["width"], v.get("arch", "paper")).requires_grad_(False).eval()
+            k: Downscaler.from_config({"ratio": v["ratio"], "width": v["width"], "arch": v.get("arch", "paper")})
+            .requires_grad_(False).eval()
             for k, v in self.downscaler_specs.items()
         })
         missing = [r for r in self.ratios if r > 1 and str(r) not in self.downscalers]
@@ -319,7 +328,7 @@ def choose_ratios(batch: torch.Tensor, weights: str | os.PathLike | ResolutionPr
         predictor = weights.to(device).eval()
     else:
         if weights is None:
-            from ..pretrained import default_weights
+            from .pretrained import default_weights
 
             weights = default_weights("auto")
         predictor = _cached_predictor(os.fspath(weights), str(device))
