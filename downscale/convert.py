@@ -247,9 +247,7 @@ def _finish(task: Task, opts: Options, opened: _Opened, thumb: Image.Image | Non
         ratio = opts.ratio if opts.ratio != "auto" else _ratio_of(source[0], thumb)
         same = replace(opts, ratio=ratio)  # every frame at the first one's ratio, also with --ratio auto
         frames = [thumb, *(thumbnail(frame, same) for frame in source[1:])]
-        timing = dict(opened.frames.timing) if opened.frames is not None else None
-        if timing and fmt != img.format:
-            del timing["disposal"]  # (each format numbers its disposal methods its own way)
+        timing = opened.frames.timing if opened.frames is not None else None
         result = _store(task, lambda dest: write_image(frames, dest, fmt=fmt, quality=opts.quality, timing=timing,
                                                        icc_profile=img.info.get("icc_profile"),
                                                        overwrite=opts.overwrite),

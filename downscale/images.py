@@ -29,8 +29,11 @@ _SAVE_MODES = {
 }
 # Formats Pillow writes with several frames (save_all), and the timing keys each stores.
 MULTI_FRAME_FORMATS = {"GIF", "PNG", "WEBP", "TIFF"}
-_TIMING_KEYS = {"GIF": ("duration", "loop", "disposal"), "PNG": ("duration", "loop", "disposal"),
-                "WEBP": ("duration", "loop")}
+_TIMING_KEYS = {"GIF": ("duration", "loop"), "PNG": ("duration", "loop"), "WEBP": ("duration", "loop")}
+# Each frame written is a full frame that replaces the one before: GIF disposal 2 (restore to background),
+# APNG blend "source" (no compositing over what was shown); so nothing of an earlier frame shows through.
+_REPLACING = {"GIF": {"disposal": 2}, "PNG": {"disposal": 0, "blend": 0}}
+DEFAULT_FRAME_MS = 100  # a frame without a duration (a TIFF page, a GIF frame without its control block)
 # The colour space (ICC header bytes 16-20) of the pixels each mode stores.
 _MODE_SPACE = {"1": b"GRAY", "L": b"GRAY", "LA": b"GRAY", "I": b"GRAY", "I;16": b"GRAY", "F": b"GRAY",
                "P": b"RGB ", "PA": b"RGB ", "RGB": b"RGB ", "RGBA": b"RGB ", "CMYK": b"CMYK"}
@@ -70,22 +73,26 @@ def read_image_reduced(path: str | os.PathLike, most: int) -> tuple[Image.Image,
 
 
 class Frames(NamedTuple):
-    """Every frame of an animation (or page of a multi-page file), decoded in full and upright, all in
-    one mode; ``timing``: ``{"duration": [ms, ...], "disposal": [...], "loop": n}`` (None where absent)."""
+    """Every frame of an animation (or page of a multi-page file), decoded in full (composited as it
+    is shown) and upright, all in one mode; ``timing``: ``{"duration": [ms, ...], "loop": n}`` (None
+    where absent)."""
 
     images: list[Image.Image]
     timing: dict
 
 
 def read_frames(path: str | os.PathLike) -> Frames:
-    """All frames of an animated GIF, WebP or PNG, or all pages of a multi-page TIFF. Raises as ``read_image``."""
+    """All frames of an animated GIF, WebP or PNG, or all pages of a multi-page TIFF. Raises as
+    ``read_image``; the frames' pixels count together against ``Image.MAX_IMAGE_PIXELS`` (checked
+    before any is decoded, ``check_frame_pixels``)."""
     def decode(img: Image.Image) -> Frames:
-        method = _UPRIGHT.get(img.getexif().get(0x0112, 1))
-        images, durations, disposals = [], [], []
+        check_frame_pixels(img)
+        images, durations = [], []
         for frame in ImageSequence.Iterator(img):  # (Pillow composites each frame onto the ones before)
             frame.load()
             durations.append(frame.info.get("duration"))
-            disposals.append(getattr(frame, "disposal_method", frame.info.get("disposal")))
+            # after loading: Pillow has applied a TIFF page's orientation itself and removed the tag
+            method = _UPRIGHT.get(frame.getexif().get(0x0112, 1))
             copy = frame.copy()
             images.append(copy.transpose(method) if method is not None else copy)
         if len({im.mode for im in images}) > 1:
@@ -93,9 +100,37 @@ def read_frames(path: str | os.PathLike) -> Frames:
             images = [im.convert("RGBA" if alpha else "RGB") for im in images]
         for im in images:
             im.format = img.format
-        return Frames(images, {"duration": durations, "disposal": disposals, "loop": img.info.get("loop")})
+        return Frames(images, {"duration": durations, "loop": img.info.get("loop")})
 
     return _decode(path, decode)
+
+
+def frame_pixels(img: Image.Image) -> int:
+    """The pixels of all frames (pages) of the opened, unloaded ``img``, from the headers alone."""
+    count = getattr(img, "n_frames", 1)
+    if count < 2 or img.format not in ("TIFF", "MPO"):  # (animations: every frame is the canvas size)
+        return count * img.width * img.height
+    position, total = img.tell(), 0
+    for index in range(count):  # pages may differ in size
+        img.seek(index)
+        total += img.width * img.height
+    img.seek(position)
+    return total
+
+
+def check_frame_pixels(img: Image.Image) -> None:
+    """Raise Pillow's DecompressionBombError where all frames of ``img`` together hold more pixels
+    than ``Image.MAX_IMAGE_PIXELS`` (as Pillow does for one frame): a small file of many large
+    frames would otherwise decode to gigabytes."""
+    limit = Image.MAX_IMAGE_PIXELS
+    count = getattr(img, "n_frames", 1)
+    if limit is None or count < 2:
+        return
+    total = frame_pixels(img)
+    if total > limit:
+        raise Image.DecompressionBombError(
+            f"{count} frames hold {total} pixels in all, over the limit of {limit} pixels: "
+            "could be a decompression bomb DOS attack")
 
 
 def _decode(path: str | os.PathLike, decode: Callable[[Image.Image], T]) -> T:
@@ -208,9 +243,10 @@ def write_image(
 ) -> bool:
     """Encode ``img`` as ``fmt`` (a Pillow format name) to ``path`` atomically.
 
-    ``img`` may be a list of frames (an animation or pages, see ``read_frames``) for formats that
-    store several (``MULTI_FRAME_FORMATS``), with ``timing``: ``{"duration": [ms, ...], "loop": n,
-    "disposal": [...]}``, each key passed on where the format has it. Written by ``write_atomic``:
+    ``img`` may be a list of full frames (an animation or pages, see ``read_frames``) for formats
+    that store several (``MULTI_FRAME_FORMATS``), with ``timing``: ``{"duration": [ms, ...], "loop":
+    n}``, each key passed on where the format has it (a missing duration is ``DEFAULT_FRAME_MS``); each
+    frame replaces the one before (GIF disposal 2, APNG blend source). Written by ``write_atomic``:
     returns False, leaving ``path`` untouched, if it exists (also as a symlink, even a dangling one)
     and not ``overwrite``. Modes the format cannot store are converted (alpha flattened onto white
     for JPEG, 16-bit scaled to 8-bit); ``icc_profile`` is attached only where it describes the colour
@@ -222,8 +258,10 @@ def write_image(
     options["icc_profile"] = icc_profile if matches else None  # (None: not the image's own info either)
     if len(frames) > 1:
         keys = _TIMING_KEYS.get(fmt, ())
-        options.update(save_all=True, append_images=frames[1:],
-                       **{k: v for k, v in (timing or {}).items() if k in keys and v is not None})
+        timing = {k: v for k, v in (timing or {}).items() if k in keys and v is not None}
+        if isinstance(timing.get("duration"), (list, tuple)):
+            timing["duration"] = [DEFAULT_FRAME_MS if d is None else d for d in timing["duration"]]
+        options.update(save_all=True, append_images=frames[1:], **_REPLACING.get(fmt, {}), **timing)
     return write_atomic(path, lambda f: frames[0].save(f, format=fmt, **options), overwrite=overwrite)
 
 
