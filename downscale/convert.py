@@ -189,6 +189,7 @@ def convert_batch(tasks: list[Task], opts: Options) -> list[Result]:
         if isinstance(outcome, Result):
             results[i] = outcome
         elif (batching and outcome.frames is None and outcome.img.mode == "RGB"
+              and "transparency" not in outcome.img.info  # (a colour key: learned_resize makes it alpha)
               and outcome.img.width * outcome.img.height <= BATCH_PIXELS):
             held[i] = outcome
             groups.setdefault(outcome.img.size, []).append(i)
