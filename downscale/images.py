@@ -105,6 +105,28 @@ def read_frames(path: str | os.PathLike) -> Frames:
     return _decode(path, decode)
 
 
+class Header(NamedTuple):
+    """What a file's headers say: its format, upright ``(width, height)`` (EXIF orientation applied),
+    number of frames (pages) and their pixels in all."""
+
+    format: str | None
+    size: tuple[int, int]
+    frames: int
+    pixels: int
+
+
+def read_header(path: str | os.PathLike) -> Header:
+    """The ``Header`` of an image file, without decoding its pixels. Raises as ``read_image`` for
+    what the headers show (not an image, unreadable, a single frame over the bomb limit)."""
+    def decode(img: Image.Image) -> Header:
+        width, height = img.size
+        if img.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # (a quarter turn)
+            width, height = height, width
+        return Header(img.format, (width, height), getattr(img, "n_frames", 1), frame_pixels(img))
+
+    return _decode(path, decode)
+
+
 def frame_pixels(img: Image.Image) -> int:
     """The pixels of all frames (pages) of the opened, unloaded ``img``, from the headers alone."""
     count = getattr(img, "n_frames", 1)
@@ -119,18 +141,27 @@ def frame_pixels(img: Image.Image) -> int:
 
 
 def check_frame_pixels(img: Image.Image) -> None:
-    """Raise Pillow's DecompressionBombError where all frames of ``img`` together hold more pixels
-    than ``Image.MAX_IMAGE_PIXELS`` (as Pillow does for one frame): a small file of many large
-    frames would otherwise decode to gigabytes."""
-    limit = Image.MAX_IMAGE_PIXELS
+    """Raise ``frames_bomb``'s error for the opened, unloaded ``img``."""
     count = getattr(img, "n_frames", 1)
-    if limit is None or count < 2:
-        return
-    total = frame_pixels(img)
-    if total > limit:
-        raise Image.DecompressionBombError(
-            f"{count} frames hold {total} pixels in all, over the limit of {limit} pixels: "
-            "could be a decompression bomb DOS attack")
+    error = frames_bomb(count, frame_pixels(img) if count > 1 else 0)
+    if error is not None:
+        raise error
+
+
+def frames_bomb(count: int, pixels: int) -> Image.DecompressionBombError | None:
+    """Pillow's DecompressionBombError where ``count`` frames (> 1) hold more ``pixels`` in all than
+    ``Image.MAX_IMAGE_PIXELS`` (as Pillow refuses one frame): a small file of many large frames would
+    otherwise decode to gigabytes. None where they may be decoded."""
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit is None or count < 2 or pixels <= limit:
+        return None
+    return Image.DecompressionBombError(f"{count} frames hold {pixels} pixels in all, over the limit of {limit} "
+                                        "pixels: could be a decompression bomb DOS attack")
+
+
+def refused(path: str | os.PathLike, exc: Exception) -> ImageReadError:
+    """The error for a file over the decompression-bomb limit."""
+    return ImageReadError(f"{path}: refused: {exc} (raise PIL.Image.MAX_IMAGE_PIXELS if you trust the file)")
 
 
 def _decode(path: str | os.PathLike, decode: Callable[[Image.Image], T]) -> T:
@@ -149,9 +180,7 @@ def _decode(path: str | os.PathLike, decode: Callable[[Image.Image], T]) -> T:
             with Image.open(path) as img:
                 return decode(img)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageReadError(
-            f"{path}: refused: {exc} (raise PIL.Image.MAX_IMAGE_PIXELS if you trust the file)"
-        ) from None
+        raise refused(path, exc) from None
     except UnidentifiedImageError:
         raise ImageReadError(f"{path}: not an image file Pillow can decode") from None
     except (OSError, SyntaxError, ValueError) as exc:  # truncated/corrupt data, permissions, ...
