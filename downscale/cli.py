@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import importlib
 import os
 import re
@@ -191,24 +193,12 @@ def convert(inputs, outdir, ratio, fov, recursive, fmt, quality, skip_existing, 
         suffixes = sorted({p.suffix.lower() or "(none)" for p in unlisted})
         click.echo(f"note: {len(unlisted)} file(s) with other suffixes were not tried ({', '.join(suffixes[:8])}"
                    f"{', ...' if len(suffixes) > 8 else ''}); name them on the command line to try them", err=True)
-    if dry_run:
-        for task in tasks:
-            exists = task.dest.exists()
-            action = "skip (exists)" if exists and skip_existing else "overwrite" if exists else "write"
-            click.echo(f"{action}: {task.source} -> {task.dest}")
-        for error in errors:
-            click.echo(f"error: {shown(error)}", err=True)
-        click.echo(f"dry run: {len(tasks)} file(s) planned, {len(errors)} error(s); nothing written")
-        sys.exit(1 if errors else 0)
     if tasks and method == "learned":  # (a Ray cluster's GPUs are checked by its workers: the driver may have none)
         _check_learned(replace(opts, device="cpu") if engine == "ray" else opts)
     if tasks:
-        try:
-            outdir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise click.ClickException(f"cannot create output folder {outdir}: {exc.strerror or exc}") from None
-        if not os.access(outdir, os.W_OK | os.X_OK):
-            raise click.ClickException(f"output folder {outdir} is not writable; choose another with -o")
+        _check_output_folder(outdir, create=not dry_run)
+    if dry_run:
+        _dry_run(tasks, errors, opts)
     for error in errors:
         click.echo(f"error: {shown(error)}", err=True)
     from .engines import chunks_of, run_local, run_ray
@@ -254,6 +244,53 @@ def shown(text: str) -> str:
     """``text`` with each byte of a file name that is not UTF-8 (held as a surrogate, ``os.fsdecode``)
     shown as U+FFFD, the replacement character, instead of Python's escape ``\\udcff``."""
     return re.sub("[\ud800-\udfff]", "\ufffd", text)
+
+
+def _check_output_folder(outdir: Path, create: bool) -> None:
+    """Create ``outdir`` (for a dry run: check that it could be created) and check that it is
+    writable; ClickException otherwise."""
+    try:
+        if create:
+            outdir.mkdir(parents=True, exist_ok=True)
+        else:
+            folder = outdir
+            while not os.path.lexists(folder) and folder.parent != folder:
+                folder = folder.parent  # the nearest existing folder: where mkdir would start
+            if not folder.is_dir():  # (what mkdir would say)
+                code = errno.EEXIST if folder == outdir else errno.ENOTDIR
+                raise OSError(code, os.strerror(code))
+            if folder != outdir:
+                if not os.access(folder, os.W_OK | os.X_OK):
+                    raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+                return
+    except OSError as exc:
+        raise click.ClickException(f"cannot create output folder {outdir}: {exc.strerror or exc}") from None
+    if not os.access(outdir, os.W_OK | os.X_OK):
+        raise click.ClickException(f"output folder {outdir} is not writable; choose another with -o")
+
+
+def _dry_run(tasks, errors: list[str], opts) -> None:
+    """List what the conversion would do with each file (``convert.preview``: the same decisions),
+    with its summary and exit status; writes nothing."""
+    from .convert import preview
+
+    counts = {"converted": 0, "skipped": 0, "failed": len(errors)}
+    for error in errors:
+        click.echo(f"error: {shown(error)}", err=True)
+    for task in tasks:
+        result = preview(task, opts)
+        counts[result.status] += 1
+        if result.status == "converted":
+            click.echo(shown(result.message))
+        elif result.status == "skipped":
+            click.echo(f"skip: {shown(result.message)}")
+        else:
+            click.echo(f"error: {shown(result.message)}", err=True)
+        if result.warning and result.warning != result.message:
+            click.echo(f"warning: {shown(result.warning)}", err=True)
+    click.echo(f"dry run: {len(tasks)} file(s) planned: {counts['converted']} to convert, {counts['skipped']} "
+               f"skipped (already there), {counts['failed']} failed; nothing written")
+    sys.exit(1 if counts["failed"] else 0)
 
 
 def _check_learned(opts):

@@ -14,12 +14,12 @@ from typing import Callable, NamedTuple
 import numpy as np
 from PIL import Image
 
-from .images import (FORMAT_SUFFIX, IMAGE_SUFFIXES, MULTI_FRAME_FORMATS, Frames, read_frames, read_image_reduced,
-                     webp_lossless, write_image)
+from .images import (FORMAT_SUFFIX, IMAGE_SUFFIXES, MULTI_FRAME_FORMATS, Frames, frames_bomb, read_frames, read_header,
+                     read_image_reduced, refused, webp_lossless, write_image)
 from .sizes import fov_box, output_size
 
-__all__ = ["Options", "Task", "Result", "find_images", "plan", "thumbnail", "convert_one", "convert_batch",
-           "settled_result", "store_result"]
+__all__ = ["Options", "Task", "Result", "find_images", "plan", "preview", "thumbnail", "convert_one",
+           "convert_batch", "settled_result", "store_result"]
 
 
 BATCH_PIXELS = 512 * 512  # RGB images up to this size that share a size are resized in one call of E
@@ -116,24 +116,28 @@ def find_images(inputs: list[Path], outdir: Path, recursive: bool,
 
 
 def plan(files: list[tuple[Path, Path]], outdir: Path, fmt: str, shard: tuple[int, int] = (0, 1)) -> tuple[list[Task], list[str]]:
-    """Output path of each file, keeping only shard ``k`` of ``n`` (a stable hash of the relative
-    path, so every machine computes the same split). Refuses outputs that would hit an input or
-    another file's output."""
+    """Output path of each file, keeping only shard ``k`` of ``n``: a stable hash of the output's path
+    in ``outdir``, so every machine computes the same split and inputs with one output share a shard.
+    Refuses outputs that would hit an input or another file's output (the first file keeps it), with
+    the same error in every shard layout."""
     k, n = shard
     tasks, errors, claimed = [], [], {}
     inputs = {_real(source) for source, _ in files}
+    out_real = _real(outdir)
     for source, rel in files:
-        if zlib.crc32(os.fsencode(rel.as_posix())) % n != k:  # fsencode: names need not be UTF-8
-            continue
         dest = outdir / (rel if fmt == "keep" else rel.with_suffix(FORMAT_SUFFIX[fmt]))
         key = _real(dest)
+        where = key.relative_to(out_real).as_posix() if key.is_relative_to(out_real) else key.as_posix()
+        mine = zlib.crc32(os.fsencode(where)) % n == k  # fsencode: names need not be UTF-8
         if key in inputs:
-            errors.append(f"{source}: output {dest} would overwrite an input; choose another output folder")
+            error = f"{source}: output {dest} would overwrite an input; choose another output folder"
         elif key in claimed:
-            errors.append(f"{source}: output {dest} is also the output of {claimed[key]}; skipped")
+            error = f"{source}: output {dest} is also the output of {claimed[key]}; skipped"
         else:
             claimed[key] = source
-            tasks.append(Task(source, dest))
+            error = None
+        if mine:
+            (errors.append(error) if error else tasks.append(Task(source, dest)))
     return tasks, errors
 
 
@@ -200,6 +204,7 @@ def convert_batch(tasks: list[Task], opts: Options) -> list[Result]:
         if isinstance(outcome, Result):
             results[i] = outcome
         elif (batching and outcome.frames is None and outcome.img.mode == "RGB"
+              and "transparency" not in outcome.img.info  # (a colour key: learned_resize makes it alpha)
               and outcome.img.width * outcome.img.height <= BATCH_PIXELS):
             held[i] = outcome
             groups.setdefault(outcome.img.size, []).append(i)
@@ -225,27 +230,69 @@ def _learned_batch(images: list[Image.Image], opts: Options) -> list[Image.Image
     return [Image.fromarray(thumb) for thumb in batch]
 
 
+class _Plan(NamedTuple):
+    """How a file will be converted: the output format, whether all its frames are decoded and written,
+    and a warning where frames are dropped."""
+
+    fmt: str
+    frames: bool = False
+    warning: str | None = None
+
+
+def _decide(task: Task, opts: Options) -> Result | _Plan:
+    """What becomes of ``task``, decided from its output path and its file's headers (no pixels
+    decoded): the Result that ends it (skipped; failed: its output is a folder, it is no image Pillow
+    reads, a bomb, in a format Pillow cannot write, too small for the ratio), else its _Plan. Shared
+    by the conversion and ``--dry-run`` (``preview``). Raises ImageReadError for unreadable files."""
+    settled = settled_result(task, opts)
+    if settled is not None:
+        return settled
+    head = read_header(task.source)
+    fmt = (head.format or "PNG") if opts.fmt == "keep" else opts.fmt.upper()
+    Image.init()  # every plugin loaded, so that Image.SAVE lists every format Pillow writes
+    if fmt not in Image.SAVE:
+        return Result("failed", f"{task.source}: Pillow reads {fmt} files but cannot write them; use --format png")
+    if opts.ratio != "auto":
+        output_size(head.size[1], head.size[0], opts.ratio)  # ValueError naming the size, for either method
+    if head.frames < 2 or opts.first_frame:
+        return _Plan(fmt)
+    if fmt not in MULTI_FRAME_FORMATS or fmt not in Image.SAVE_ALL:  # (AVIF: where Pillow writes animations)
+        return _Plan(fmt, warning=(
+            f"{task.source}: {head.frames} frames; {fmt} stores one, so only the first is written "
+            "(--format png or webp keeps them all; --first-frame: a still, without this warning)"))
+    bomb = frames_bomb(head.frames, head.pixels)
+    if bomb is not None:
+        raise refused(task.source, bomb)
+    return _Plan(fmt, frames=True)
+
+
+def preview(task: Task, opts: Options) -> Result:
+    """What ``convert_one(task, opts)`` will do, without decoding pixels or writing anything: the
+    same decisions (``_decide``); "converted" with the message ``write: SOURCE -> DEST`` (or
+    ``overwrite: ...``) where it would write. Only faults in the pixel data itself (a truncated or
+    corrupt stream past the headers) show in the conversion alone."""
+    try:
+        decided = _decide(task, opts)
+    except Exception as exc:
+        return _failed(task, exc)
+    if isinstance(decided, Result):
+        return decided
+    action = "overwrite" if os.path.lexists(task.dest) else "write"
+    return Result("converted", f"{action}: {task.source} -> {task.dest}", warning=decided.warning)
+
+
 def _open(task: Task, opts: Options) -> _Opened | Result:
     """The decoded source, or the Result that ends this task (skipped or failed)."""
     try:
-        settled = settled_result(task, opts)
-        if settled is not None:
-            return settled
+        decided = _decide(task, opts)
+        if isinstance(decided, Result):
+            return decided
         drafting = opts.method == "bicubic" and opts.draft
         img, scale = read_image_reduced(task.source, int(opts.ratio * opts.fov // DRAFT_GAP) if drafting else 1)
-        fmt = (img.format or "PNG") if opts.fmt == "keep" else opts.fmt.upper()
-        Image.init()  # every plugin loaded, so that Image.SAVE lists every format Pillow writes
-        if fmt not in Image.SAVE:
-            return Result("failed", f"{task.source}: Pillow reads {fmt} files but cannot write them; use --format png")
-        count = img.info.pop("frames", 1)
-        lossless = img.format == "WEBP" and fmt == "WEBP" and webp_lossless(task.source)
-        if count < 2 or opts.first_frame:
-            return _Opened(img, fmt, scale, lossless=lossless)
-        if fmt not in MULTI_FRAME_FORMATS or fmt not in Image.SAVE_ALL:  # (AVIF: where Pillow writes animations)
-            return _Opened(img, fmt, scale, warning=(
-                f"{task.source}: {count} frames; {fmt} stores one, so only the first is written "
-                "(--format png or webp keeps them all; --first-frame: a still, without this warning)"))
-        return _Opened(img, fmt, scale, frames=read_frames(task.source), lossless=lossless)
+        img.info.pop("frames", None)
+        lossless = img.format == "WEBP" and decided.fmt == "WEBP" and webp_lossless(task.source)
+        frames = read_frames(task.source) if decided.frames else None
+        return _Opened(img, decided.fmt, scale, frames, decided.warning, lossless=lossless)
     except Exception as exc:  # one bad file must not stop the batch
         return _failed(task, exc)
 
@@ -259,9 +306,7 @@ def _finish(task: Task, opts: Options, opened: _Opened, thumb: Image.Image | Non
         ratio = opts.ratio if opts.ratio != "auto" else _ratio_of(source[0], thumb)
         same = replace(opts, ratio=ratio)  # every frame at the first one's ratio, also with --ratio auto
         frames = [thumb, *(thumbnail(frame, same) for frame in source[1:])]
-        timing = dict(opened.frames.timing) if opened.frames is not None else None
-        if timing and fmt != img.format:
-            del timing["disposal"]  # (each format numbers its disposal methods its own way)
+        timing = opened.frames.timing if opened.frames is not None else None
         result = store_result(task, lambda dest: write_image(frames, dest, fmt=fmt, quality=opts.quality, timing=timing,
                                                        icc_profile=img.info.get("icc_profile"),
                                                        overwrite=opts.overwrite, lossless=opened.lossless),

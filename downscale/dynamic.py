@@ -27,7 +27,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from .classifiers import Classifier
 from .errors import WeightsError
 from .model import Downscaler, bicubic
-from .pretrained import list_pretrained, load_module, load_weights, resolve
+from .pretrained import file_stamp, list_pretrained, load_module, load_weights, resolve
 
 __all__ = ["RATIOS", "ResolutionPredictor", "SwitchableBatchNorm2d", "MultiResolutionClassifier", "DynamicClassifier",
            "EarlyExitClassifier", "exit_steps", "choose_ratios", "count_flops", "load_multires", "load_predictor",
@@ -310,7 +310,8 @@ def load_dynamic(predictor: str | os.PathLike, classifier: str | os.PathLike | N
 
 
 @functools.lru_cache(maxsize=4)
-def _cached_predictor(name: str, device: str) -> ResolutionPredictor:
+def _cached_predictor(name: str, device: str, stamp: tuple | None) -> ResolutionPredictor:
+    """Loaded once per name or path, device and file version (``pretrained.file_stamp``)."""
     return load_predictor(name, device=device)
 
 
@@ -331,5 +332,5 @@ def choose_ratios(batch: torch.Tensor, weights: str | os.PathLike | ResolutionPr
             from .pretrained import default_weights
 
             weights = default_weights("auto")
-        predictor = _cached_predictor(os.fspath(weights), str(device))
+        predictor = _cached_predictor(os.fspath(weights), str(device), file_stamp(weights))
     return predictor.choose(batch.float().to(device)).tolist()

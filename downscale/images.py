@@ -34,8 +34,12 @@ _SAVE_MODES = {
 }
 # Formats Pillow writes with several frames (save_all), and the timing keys each stores.
 MULTI_FRAME_FORMATS = {"GIF", "PNG", "WEBP", "TIFF", "AVIF"}
-_TIMING_KEYS = {"GIF": ("duration", "loop", "disposal"), "PNG": ("duration", "loop", "disposal"),
-                "WEBP": ("duration", "loop"), "AVIF": ("duration", "loop")}
+_TIMING_KEYS = {"GIF": ("duration", "loop"), "PNG": ("duration", "loop"), "WEBP": ("duration", "loop"),
+                "AVIF": ("duration", "loop")}
+# Each frame written is a full frame that replaces the one before: GIF disposal 2 (restore to background),
+# APNG blend "source" (no compositing over what was shown); so nothing of an earlier frame shows through.
+_REPLACING = {"GIF": {"disposal": 2}, "PNG": {"disposal": 0, "blend": 0}}
+DEFAULT_FRAME_MS = 100  # a frame without a duration (a TIFF page, a GIF frame without its control block)
 # The colour space (ICC header bytes 16-20) of the pixels each mode stores.
 _MODE_SPACE = {"1": b"GRAY", "L": b"GRAY", "LA": b"GRAY", "I": b"GRAY", "I;16": b"GRAY", "F": b"GRAY",
                "P": b"RGB ", "PA": b"RGB ", "RGB": b"RGB ", "RGBA": b"RGB ", "CMYK": b"CMYK"}
@@ -122,22 +126,26 @@ def webp_lossless(path: str | os.PathLike) -> bool:
 
 
 class Frames(NamedTuple):
-    """Every frame of an animation (or page of a multi-page file), decoded in full and upright, all in
-    one mode; ``timing``: ``{"duration": [ms, ...], "disposal": [...], "loop": n}`` (None where absent)."""
+    """Every frame of an animation (or page of a multi-page file), decoded in full (composited as it
+    is shown) and upright, all in one mode; ``timing``: ``{"duration": [ms, ...], "loop": n}`` (None
+    where absent)."""
 
     images: list[Image.Image]
     timing: dict
 
 
 def read_frames(path: str | os.PathLike) -> Frames:
-    """All frames of an animated GIF, WebP or PNG, or all pages of a multi-page TIFF. Raises as ``read_image``."""
+    """All frames of an animated GIF, WebP or PNG, or all pages of a multi-page TIFF. Raises as
+    ``read_image``; the frames' pixels count together against ``Image.MAX_IMAGE_PIXELS`` (checked
+    before any is decoded, ``check_frame_pixels``)."""
     def decode(img: Image.Image) -> Frames:
-        method = _UPRIGHT.get(img.getexif().get(0x0112, 1))
-        images, durations, disposals = [], [], []
+        check_frame_pixels(img)
+        images, durations = [], []
         for frame in ImageSequence.Iterator(img):  # (Pillow composites each frame onto the ones before)
             frame.load()
             durations.append(frame.info.get("duration"))
-            disposals.append(getattr(frame, "disposal_method", frame.info.get("disposal")))
+            # after loading: Pillow has applied a TIFF page's orientation itself and removed the tag
+            method = _UPRIGHT.get(frame.getexif().get(0x0112, 1))
             copy = frame.copy()
             images.append(copy.transpose(method) if method is not None else copy)
         if len({im.mode for im in images}) > 1:
@@ -145,9 +153,69 @@ def read_frames(path: str | os.PathLike) -> Frames:
             images = [im.convert("RGBA" if alpha else "RGB") for im in images]
         for im in images:
             im.format = img.format
-        return Frames(images, {"duration": durations, "disposal": disposals, "loop": img.info.get("loop")})
+        return Frames(images, {"duration": durations, "loop": img.info.get("loop")})
 
     return _decode(path, decode)
+
+
+class Header(NamedTuple):
+    """What a file's headers say: its format, upright ``(width, height)`` (EXIF orientation applied),
+    number of frames (pages) and their pixels in all."""
+
+    format: str | None
+    size: tuple[int, int]
+    frames: int
+    pixels: int
+
+
+def read_header(path: str | os.PathLike) -> Header:
+    """The ``Header`` of an image file, without decoding its pixels. Raises as ``read_image`` for
+    what the headers show (not an image, unreadable, a single frame over the bomb limit)."""
+    def decode(img: Image.Image) -> Header:
+        width, height = img.size
+        if img.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # (a quarter turn)
+            width, height = height, width
+        frames = 1 if img.format == "MPO" else getattr(img, "n_frames", 1)  # (MPO: a photo and its previews)
+        return Header(img.format, (width, height), frames, frame_pixels(img))
+
+    return _decode(path, decode)
+
+
+def frame_pixels(img: Image.Image) -> int:
+    """The pixels of all frames (pages) of the opened, unloaded ``img``, from the headers alone."""
+    count = getattr(img, "n_frames", 1)
+    if count < 2 or img.format not in ("TIFF", "MPO"):  # (animations: every frame is the canvas size)
+        return count * img.width * img.height
+    position, total = img.tell(), 0
+    for index in range(count):  # pages may differ in size
+        img.seek(index)
+        total += img.width * img.height
+    img.seek(position)
+    return total
+
+
+def check_frame_pixels(img: Image.Image) -> None:
+    """Raise ``frames_bomb``'s error for the opened, unloaded ``img``."""
+    count = getattr(img, "n_frames", 1)
+    error = frames_bomb(count, frame_pixels(img) if count > 1 else 0)
+    if error is not None:
+        raise error
+
+
+def frames_bomb(count: int, pixels: int) -> Image.DecompressionBombError | None:
+    """Pillow's DecompressionBombError where ``count`` frames (> 1) hold more ``pixels`` in all than
+    ``Image.MAX_IMAGE_PIXELS`` (as Pillow refuses one frame): a small file of many large frames would
+    otherwise decode to gigabytes. None where they may be decoded."""
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit is None or count < 2 or pixels <= limit:
+        return None
+    return Image.DecompressionBombError(f"{count} frames hold {pixels} pixels in all, over the limit of {limit} "
+                                        "pixels: could be a decompression bomb DOS attack")
+
+
+def refused(path: str | os.PathLike, exc: Exception) -> ImageReadError:
+    """The error for a file over the decompression-bomb limit."""
+    return ImageReadError(f"{path}: refused: {exc} (raise PIL.Image.MAX_IMAGE_PIXELS if you trust the file)")
 
 
 def _decode(path: str | os.PathLike, decode: Callable[[Image.Image], T]) -> T:
@@ -166,9 +234,7 @@ def _decode(path: str | os.PathLike, decode: Callable[[Image.Image], T]) -> T:
             with Image.open(path) as img:
                 return decode(img)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageReadError(
-            f"{path}: refused: {exc} (raise PIL.Image.MAX_IMAGE_PIXELS if you trust the file)"
-        ) from None
+        raise refused(path, exc) from None
     except UnidentifiedImageError:
         raise ImageReadError(f"{path}: not an image file Pillow can decode") from None
     except (OSError, SyntaxError, ValueError) as exc:  # truncated/corrupt data, permissions, ...
@@ -276,9 +342,10 @@ def write_image(
 ) -> bool:
     """Encode ``img`` as ``fmt`` (a Pillow format name) to ``path`` atomically.
 
-    ``img`` may be a list of frames (an animation or pages, see ``read_frames``) for formats that
-    store several (``MULTI_FRAME_FORMATS``), with ``timing``: ``{"duration": [ms, ...], "loop": n,
-    "disposal": [...]}``, each key passed on where the format has it. Written by ``write_atomic``:
+    ``img`` may be a list of full frames (an animation or pages, see ``read_frames``) for formats
+    that store several (``MULTI_FRAME_FORMATS``), with ``timing``: ``{"duration": [ms, ...], "loop":
+    n}``, each key passed on where the format has it (a missing duration is ``DEFAULT_FRAME_MS``); each
+    frame replaces the one before (GIF disposal 2, APNG blend source). Written by ``write_atomic``:
     returns False, leaving ``path`` untouched, if it exists (also as a symlink, even a dangling one)
     and not ``overwrite``. Modes the format cannot store are converted (alpha flattened onto white
     for JPEG, 16-bit scaled to 8-bit); ``icc_profile`` is attached only where it describes the colour
@@ -292,8 +359,10 @@ def write_image(
     options["icc_profile"] = icc_profile if matches else None  # (None: not the image's own info either)
     if len(frames) > 1:
         keys = _TIMING_KEYS.get(fmt, ())
-        options.update(save_all=True, append_images=frames[1:],
-                       **{k: v for k, v in (timing or {}).items() if k in keys and v is not None})
+        timing = {k: v for k, v in (timing or {}).items() if k in keys and v is not None}
+        if isinstance(timing.get("duration"), (list, tuple)):
+            timing["duration"] = [DEFAULT_FRAME_MS if d is None else d for d in timing["duration"]]
+        options.update(save_all=True, append_images=frames[1:], **_REPLACING.get(fmt, {}), **timing)
     return write_atomic(path, lambda f: frames[0].save(f, format=fmt, **options), overwrite=overwrite)
 
 

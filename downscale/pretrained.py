@@ -155,6 +155,16 @@ def resolve(name_or_path: str | os.PathLike) -> tuple[Path, str | None]:
     return path, None
 
 
+def file_stamp(name_or_path: str | os.PathLike) -> tuple[int, int, int] | None:
+    """``(size, mtime in ns, inode)`` of the weights file a name or path resolves to, or None where it
+    does not resolve (loading then raises): a cache key that changes when the file is replaced."""
+    try:
+        info = os.stat(resolve(name_or_path)[0])
+    except (WeightsError, OSError):
+        return None
+    return info.st_size, info.st_mtime_ns, info.st_ino
+
+
 def load_weights(name_or_path: str | os.PathLike) -> dict:
     """The checked contents of a weights file: ``{"config": {...}, "state_dict": {...}, ...}``.
 

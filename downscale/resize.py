@@ -18,7 +18,7 @@ from PIL import Image
 
 from .errors import ImageTooSmallError, InvalidArgumentError, UnsupportedImageError, WeightsError
 from .model import TRAINED_RATIOS, Downscaler, as_float, bicubic, output_size
-from .pretrained import default_weights, load_downscaler
+from .pretrained import default_weights, file_stamp, load_downscaler
 from .sizes import check_fov, check_ratio, check_size, fov_box
 
 __all__ = ["Weights", "TILE", "learned_resize", "apply_tiled", "check_size", "check_ratio", "target_size", "view_plan",
@@ -53,7 +53,8 @@ def learned_resize(
 
     Args:
         img: a PIL image (modes 1, L, LA, P, PA, RGB, RGBA, RGBX, CMYK, YCbCr, I;16*, I and F;
-            I is taken as 0..65535, F as 0..255 like Pillow's own conversions); a numpy
+            I is taken as 0..65535, F as 0..255 like Pillow's own conversions, each on its own
+            range where its values go beyond that, so the range is kept); a numpy
             array ``[H, W]`` or ``[..., H, W, C]`` (C = 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA) of uint8,
             uint16 or float in [0, 1]; or a tensor ``[..., C, H, W]`` of uint8, uint16 or float in
             [0, 1] on any device, any strides. Leading dimensions are a batch, resized in one pass
@@ -227,20 +228,26 @@ def kept_size(height: int, width: int, size: tuple[int, int], weights: Weights =
 
 
 @functools.lru_cache(maxsize=16)
-def _cached_downscaler(weights: str, device: str) -> Downscaler:
+def _cached_downscaler(weights: str, device: str, stamp: tuple | None) -> Downscaler:
+    """Loaded once per name or path, device and file version (``file_stamp``): a file replaced at the
+    same path is loaded again, and a deleted one (stamp None) raises from ``load_downscaler``."""
     return load_downscaler(weights, device=device)
+
+
+def _load(weights: str, device) -> Downscaler:
+    return _cached_downscaler(weights, str(torch.device(device)), file_stamp(weights))
 
 
 def _downscaler(weights: Weights, factor: float, device) -> Downscaler | None:
     if isinstance(weights, Downscaler):
         model = weights
     elif weights is not None:
-        model = _cached_downscaler(os.fspath(weights), str(torch.device(device)))
+        model = _load(os.fspath(weights), device)
     else:
         fitting = [r for r in TRAINED_RATIOS if r <= factor * (1 + 1e-9)]
         if not fitting:
             return None  # below the smallest trained ratio: plain antialiased bicubic
-        model = _cached_downscaler(default_weights(max(fitting)), str(torch.device(device)))
+        model = _load(default_weights(max(fitting)), device)
     if model.ratio > factor * (1 + 1e-9):
         raise WeightsError(
             f"weights reduce by {model.ratio} but the requested reduction is only {factor:g}; "
@@ -405,24 +412,28 @@ def _pil_to_batch(img: Image.Image) -> tuple[torch.Tensor, Restore]:
         working = "RGBA" if "transparency" in img.info else "RGB"
     elif working in ("L", "RGB") and img.mode != "1" and img.info.get("transparency") is not None:
         working += "A"  # a colour key (PNG tRNS): its pixels become transparent, as for palettes
+    low = high = 0.0
     if working == "I;16":  # by value (convert("I;16") clips big-endian data)
         array = np.asarray(img).astype(np.uint16)
     elif working == "CMYK":  # ink inverted: RGB-like colour, and 1 - K as the "alpha" it is multiplied by
         array = 255 - np.asarray(img)
+    elif working in ("I", "F"):  # on their usual scale (16-bit data; Pillow's 0..255), else their own range
+        values = np.asarray(img, np.float64)
+        if not np.isfinite(values).all():
+            raise UnsupportedImageError("PIL mode F image holds NaN or infinity; replace them first "
+                                        "(e.g. numpy.nan_to_num) so that the image has a range to keep")
+        low = min(0.0, values.min(initial=0.0))
+        high = max(65535.0 if working == "I" else 255.0, values.max(initial=0.0))
+        array = ((values - low) / (high - low)).astype(np.float32)
     else:
         array = np.asarray(img if img.mode == working else img.convert(working))
-    if working == "I":  # 32-bit integer images: taken as 16-bit data (0..65535), as from 16-bit files
-        array = np.clip(array, 0, 65535).astype(np.uint16)
-    elif working == "F":  # Pillow's float mode uses the 0..255 scale of its 8-bit modes
-        array = array / np.float32(255)
     x, restore_array = _numpy_to_batch(array)
 
     def restore(y: torch.Tensor) -> Image.Image:
         out = restore_array(y)
-        if working == "I":
-            return Image.fromarray(out.astype(np.int32))
-        if working == "F":
-            return Image.fromarray(out * np.float32(255))
+        if working in ("I", "F"):
+            values = low + out.astype(np.float64) * (high - low)
+            return Image.fromarray(values.round().astype(np.int32) if working == "I" else values.astype(np.float32))
         if working == "I;16":
             return Image.fromarray(out)  # uint16 -> I;16
         if working == "CMYK":

@@ -74,7 +74,9 @@ def test_non_recursive_takes_top_level_only_and_formats(photo_tree, tmp_path):
 def test_dry_run_writes_nothing(photo_tree, tmp_path):
     out = tmp_path / "out"
     result = _run("convert", photo_tree, "-o", out, "-r", "--dry-run")
-    assert result.exit_code == 0 and "dry run: 3 file(s) planned" in result.output
+    assert result.exit_code == 1  # as the real run: bad.jpg fails
+    assert "dry run: 3 file(s) planned: 2 to convert, 0 skipped (already there), 1 failed" in result.output
+    assert "bad.jpg: not an image file Pillow can decode" in result.output
     assert f"write: {photo_tree / 'a.png'} -> {out / 'a.png'}" in result.output
     assert not out.exists()
 

@@ -52,7 +52,8 @@ def _option(field: dataclasses.Field, hint):
         kwargs["type"] = click.Path(exists=meta.get("exists", False), file_okay=meta["path"] == "file",
                                     dir_okay=meta["path"] == "dir")
     elif "min" in meta:
-        kwargs["type"] = (click.IntRange if kind is int else click.FloatRange)(meta["min"])
+        kwargs["type"] = (click.IntRange if kind is int else click.FloatRange)(meta["min"],
+                                                                         min_open=meta.get("min_open", False))
     else:
         kwargs["type"] = kind
     return click.option(flag, field.name, **kwargs)
@@ -102,6 +103,8 @@ def train(resume: bool, **options):
         run(cfg, resume=resume, echo=click.echo)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
+    except FloatingPointError as exc:  # the training diverged: nothing was exported
+        raise click.ClickException(str(exc)) from None
 
 
 def check_arguments(cfg: TrainConfig) -> None:

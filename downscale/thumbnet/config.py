@@ -8,6 +8,7 @@ every field is an option of ``downscale train`` / ``downscale train-dynamic``.
 from __future__ import annotations
 
 import dataclasses
+import math
 import shlex
 import typing
 from dataclasses import dataclass
@@ -18,8 +19,8 @@ STRATEGIES = ("supervised", "distill", "fm")
 
 
 def setting(default=dataclasses.MISSING, *, help: str, **cli) -> typing.Any:
-    """A config field: ``default`` (none: required), its ``help`` and CLI details in ``cli``:
-    ``choices``, ``min``, ``path`` ("dir" or "file"), ``exists``, ``flag`` (option name), ``metavar``."""
+    """A config field: ``default`` (none: required), its ``help`` and CLI details in ``cli``: ``choices``,
+    ``min`` (``min_open``: excluded), ``path`` ("dir" or "file"), ``exists``, ``flag`` (option name), ``metavar``."""
     return dataclasses.field(default=default, metadata={"help": help, **cli})
 
 
@@ -49,7 +50,7 @@ class RunConfig:
                          "exact; without, only the unflipped images are cached: half the teacher cost).")
     w_kd: float = setting(1.0, help="weight of KD (distillation from the teacher's cached logits).")
     w_cl: float = setting(1.0, help="weight of CL (cross-entropy with the labels).")
-    tau: float = setting(4.0, help="KD temperature.")
+    tau: float = setting(4.0, help="KD temperature (> 0).", min=0, min_open=True)
     weight_decay: float = setting(1e-4, help="AdamW weight decay.")
     cache: str | None = setting(None, help="teacher-logit cache folder [default: OUT/cache].", path="dir")
     log_every: int = setting(20, help="steps between progress lines.", min=1)
@@ -118,6 +119,8 @@ class TrainConfig(RunConfig):
             raise ValueError("freeze_classifier has no student to feature-map; use strategy supervised or distill")
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError("epochs and batch_size must be >= 1")
+        if not (math.isfinite(self.tau) and self.tau > 0):
+            raise ValueError(f"--tau (the KD temperature) must be a finite number > 0, got {self.tau}")
 
     @property
     def fixed_downscaler(self) -> str | None:

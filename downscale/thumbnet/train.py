@@ -348,6 +348,9 @@ def train_epoch(cfg: TrainConfig, stage: str, model, teacher, teacher_features: 
             terms, mm = step_losses(cfg, stage, x, thumb, logits, decoded, targets[labels].to(device), soft,
                                     teacher, teacher_features)
             loss = sum(w * value for w, value in terms.values())
+        if not torch.isfinite(loss):  # (stops before the step: no NaN reaches the weights)
+            raise FloatingPointError(f"{stage} step {step + 1}: the loss is {loss.item()}; training stopped, "
+                                     "nothing exported (check --tau, the loss weights and learning rates)")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
