@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import importlib
+import math
 import os
 import re
 import sys

@@ -14,8 +14,19 @@ from typing import Callable, NamedTuple
 import numpy as np
 from PIL import Image
 
-from .images import (FORMAT_SUFFIX, IMAGE_SUFFIXES, MULTI_FRAME_FORMATS, Frames, frames_bomb, read_frames, read_header,
-                     read_image_reduced, refused, webp_lossless, write_image)
+from .images import (
+    FORMAT_SUFFIX,
+    IMAGE_SUFFIXES,
+    MULTI_FRAME_FORMATS,
+    Frames,
+    frames_bomb,
+    read_frames,
+    read_header,
+    read_image_reduced,
+    refused,
+    webp_lossless,
+    write_image,
+)
 from .sizes import fov_box, output_size
 
 __all__ = ["Options", "Task", "Result", "find_images", "plan", "preview", "thumbnail", "convert_one",

@@ -59,8 +59,8 @@ def main() -> None:
     if args.out is None:
         raise SystemExit(__doc__)
     r = f"{args.ratio:g}"
-    print(f"| classifier | n even | chosen on even: best (method, fov) / best at fov 1 (top-1 on even) | n odd "
-          f"| odd top-1 %: chosen vs fov 1 | Δ pts | McNemar p | odd agreement %: chosen vs fov 1 | Δ pts | McNemar p |")
+    print("| classifier | n even | chosen on even: best (method, fov) / best at fov 1 (top-1 on even) | n odd "
+          "| odd top-1 %: chosen vs fov 1 | Δ pts | McNemar p | odd agreement %: chosen vs fov 1 | Δ pts | McNemar p |")
     print("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     for even in sorted((args.out / "even").glob("*/results.json")):
         clf = even.parent.name

@@ -198,9 +198,9 @@ def test_efficientnet_lite_needs_its_extra_or_loads_its_weights():
 def test_fov_sweep_rows_by_method_and_fov_and_best_classical_is_the_best_pair(folder, tmp_path):
     torch.manual_seed(0)
     out = tmp_path / "out"
-    result = invoke("--data", folder, "--classifier", "mobilenet_v2", "--image-size", 64, "--ratio", 2,
-                    "--fov", "1,0.75,0.5", "--methods", "learned,nearest,area", "--classes", "dataset", "--agreement",
-                    "--latency-repeats", 0, "--grid-images", 1, "--out", out)
+    invoke("--data", folder, "--classifier", "mobilenet_v2", "--image-size", 64, "--ratio", 2,
+            "--fov", "1,0.75,0.5", "--methods", "learned,nearest,area", "--classes", "dataset", "--agreement",
+            "--latency-repeats", 0, "--grid-images", 1, "--out", out)
     res = json.loads((out / "results.json").read_text())
     assert res["config"]["fovs"] == [1, 0.75, 0.5]
     classical = ("bicubic_aa", "nearest", "area")

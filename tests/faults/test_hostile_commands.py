@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 from skimage import data as skdata
 
-from downscale import engines, learned_resize, pretrained, resize
+from downscale import engines, learned_resize, pretrained
 from downscale.errors import InvalidArgumentError, WeightsError
 from downscale.images import _create_temporary
 

@@ -15,7 +15,6 @@ from downscale.errors import DownscaleError, WeightsError
 
 from .conftest import run_cli
 
-
 # 5. a batch of same-size RGB images keeps each one's colour key ----------------------------------------------
 
 def test_a_batch_of_pngs_with_colour_keys_stays_transparent(tmp_path):
