@@ -153,7 +153,7 @@ def _parse_fov(ctx, param, value):
                    "per second, within 0.5-0.7/255 on average of decoding in full (README). --no-draft: in full.")
 @click.option("--weights", default=None, help="Registry name or weights file (default: the registry default).")
 @click.option("--shard", default=None, callback=_parse_shard, metavar="K/N",
-              help="Process only shard K of N (0-based; a stable split by path) for N parallel machines.")
+              help="Process only shard K of N (0-based; a stable split by output path) for N parallel machines.")
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="local: --jobs processes here; ray: Ray Data on a Ray cluster, one worker per CPU of the "
                    "cluster (per GPU with --device cuda) (pip install 'downscale[ray]'; docs/cluster.md).")
@@ -162,7 +162,9 @@ def _parse_fov(ctx, param, value):
 @click.option("--first-frame", is_flag=True,
               help="Animations and multi-page files: write only the first frame (default: every frame where "
                    "the output format stores several, else the first with a warning).")
-@click.option("--dry-run", is_flag=True, help="List what would be written, write nothing.")
+@click.option("--dry-run", is_flag=True,
+              help="List what each file would become (write, skip, error) and exit as the run would; "
+                   "write nothing.")
 def convert(inputs, outdir, ratio, fov, recursive, fmt, quality, skip_existing, jobs, device, method, draft, weights,
             shard, engine, ray_address, first_frame, dry_run):
     """Downscale image files and folders into OUTDIR.

@@ -38,7 +38,9 @@ _TIMING_KEYS = {"GIF": ("duration", "loop"), "PNG": ("duration", "loop"), "WEBP"
                 "AVIF": ("duration", "loop")}
 # Each frame written is a full frame that replaces the one before: GIF disposal 2 (restore to background),
 # APNG blend "source" (no compositing over what was shown); so nothing of an earlier frame shows through.
-_REPLACING = {"GIF": {"disposal": 2}, "PNG": {"disposal": 0, "blend": 0}}
+# (GIF without palette optimisation: every frame keeps the transparent index, so that also readers that
+# restore to the background colour where a frame has none, as Pillow does, clear to transparent.)
+_REPLACING = {"GIF": {"disposal": 2, "optimize": False}, "PNG": {"disposal": 0, "blend": 0}}
 DEFAULT_FRAME_MS = 100  # a frame without a duration (a TIFF page, a GIF frame without its control block)
 # The colour space (ICC header bytes 16-20) of the pixels each mode stores.
 _MODE_SPACE = {"1": b"GRAY", "L": b"GRAY", "LA": b"GRAY", "I": b"GRAY", "I;16": b"GRAY", "F": b"GRAY",

@@ -315,3 +315,185 @@ def test_learned_resize_transform(sample, request):
     assert out_size == expect == tuple(out_boxes.canvas_size) == tuple(out_mask.shape[-2:])
     assert (out_boxes[:, 0::2] >= 0).all() and (out_boxes[:, 0::2] <= expect[1]).all()
     assert (out_boxes[:, 1::2] >= 0).all() and (out_boxes[:, 1::2] <= expect[0]).all()
+
+
+# ---------------------------------------------------------------------------------------------
+# `downscale convert` on animations and multi-page files, and `--dry-run` against the real run.
+# Each example writes and converts a few tiny files, so these draw a fifth as many examples.
+
+FEWER = settings(max_examples=max(10, settings().max_examples // 5))
+COLOURS = [(255, 0, 0, 255), (0, 160, 0, 255), (0, 0, 255, 255), (250, 250, 0, 255), (0, 200, 200, 128)]
+
+
+@st.composite
+def animations(draw):
+    """``(file name, make(path), format)``: a GIF, APNG, WebP or TIFF of 1-4 tiny frames with drawn
+    durations (or none), disposal and blending, transparency, and for TIFF an EXIF orientation."""
+    fmt = draw(st.sampled_from(["GIF", "PNG", "WEBP", "TIFF"]))
+    count = draw(st.integers(1, 4))
+    width, height = draw(st.integers(4, 12)), draw(st.integers(4, 12))
+    frames = []
+    for index in range(count):
+        frame = Image.new("RGBA", (width, height), (0, 0, 0, 0) if draw(st.booleans()) else COLOURS[0])
+        for _ in range(draw(st.integers(1, 2))):
+            x0, y0 = draw(st.integers(0, width - 1)), draw(st.integers(0, height - 1))
+            box = (x0, y0, draw(st.integers(x0 + 1, width)), draw(st.integers(y0 + 1, height)))
+            colour = draw(st.sampled_from(COLOURS if fmt == "PNG" else COLOURS[:4]))  # (GIF: 1-bit alpha)
+            frame.paste(colour, box)
+        frame.paste(COLOURS[index], (0, 0, 2, 2))  # each frame differs (writers merge identical frames)
+        frames.append(frame)
+    options = {}
+    if fmt != "TIFF" and draw(st.booleans()):
+        options["duration"] = draw(st.lists(st.integers(10, 500).map(lambda d: d // 10 * 10),
+                                            min_size=count, max_size=count))
+    if fmt in ("GIF", "PNG"):
+        options["disposal"] = draw(st.lists(st.integers(0, 3 if fmt == "GIF" else 2), min_size=count,
+                                            max_size=count))
+    if fmt == "PNG":
+        options["blend"] = draw(st.lists(st.integers(0, 1), min_size=count, max_size=count))
+    if fmt == "TIFF":
+        exif = Image.Exif()
+        exif[0x0112] = draw(st.integers(1, 8))
+        options["exif"] = exif
+        frames = [f.convert("RGB") for f in frames]
+    name = {"GIF": "a.gif", "PNG": "a.png", "WEBP": "a.webp", "TIFF": "a.tif"}[fmt]
+
+    if count == 1:  # (Pillow takes lists only for several frames)
+        options = {k: v[0] if isinstance(v, list) else v for k, v in options.items()}
+
+    def make(path):
+        frames[0].save(path, format=fmt, save_all=True, append_images=frames[1:], **options)
+
+    return name, make, fmt
+
+
+def _shown(path) -> tuple[list[np.ndarray], list]:
+    """Each frame as a viewer shows it (RGBA) and its duration."""
+    with Image.open(path) as img:
+        shown, durations = [], []
+        for i in range(getattr(img, "n_frames", 1)):
+            img.seek(i)
+            img.load()
+            shown.append(np.asarray(img.convert("RGBA")))
+            durations.append(img.info.get("duration"))
+        return shown, durations
+
+
+@FEWER
+@given(animations())
+def test_animations_and_pages_convert_frame_by_frame(drawn):
+    import tempfile
+    from pathlib import Path
+
+    from downscale.convert import Options, Task, convert_one, thumbnail
+    from downscale.images import DEFAULT_FRAME_MS, read_frames
+
+    name, make, fmt = drawn
+    with tempfile.TemporaryDirectory() as folder:
+        src, out = Path(folder) / name, Path(folder) / "out" / name
+        make(src)
+        opts = Options(method="bicubic")
+        source = read_frames(src)
+        result = convert_one(Task(src, out), opts)
+        assert result.status == "converted", result.message
+        shown, durations = _shown(out)
+        wanted = [np.asarray(thumbnail(frame, opts).convert("RGBA")) for frame in source.images]
+        if fmt == "GIF":  # 1-bit alpha, quantised colours: the shape of each frame, no ghost
+            shown, wanted = [got[..., 3] > 0 for got in shown], [want[..., 3] >= 128 for want in wanted]
+        if fmt in ("GIF", "PNG", "TIFF"):  # (TIFF, PNG: exactly the thumbnail of the frame shown, upright)
+            assert all(got.shape == wanted[0].shape for got in shown)
+            assert _merged(shown) == _merged(wanted)  # (a writer merges frames that come out identical)
+        else:
+            assert len(shown) == len(wanted)
+        if fmt != "TIFF" and len(shown) == len(wanted) > 1:
+            assert durations == [DEFAULT_FRAME_MS if d is None else d for d in source.timing["duration"]]
+
+
+def _merged(frames: list[np.ndarray]) -> list[bytes]:
+    """The frames' bytes, each run of equal frames as one."""
+    merged = []
+    for frame in frames:
+        if not merged or merged[-1] != frame.tobytes():
+            merged.append(frame.tobytes())
+    return merged
+
+
+ENTRIES = ["png", "jpg", "gif-anim", "empty", "text", "tiny", "exists", "folder-at-output", "dangling-link",
+           "collision"]
+
+
+@st.composite
+def folders(draw):
+    """``(entries, options)``: a folder of files of drawn kinds and the convert options to run on it."""
+    entries = draw(st.lists(st.sampled_from(ENTRIES), min_size=1, max_size=6))
+    options = []
+    if draw(st.booleans()):
+        options.append("--overwrite")
+    fmt = draw(st.sampled_from(["keep", "png", "jpeg"]))
+    options += ["--format", fmt]
+    if draw(st.booleans()):
+        options.append("--first-frame")
+    options += ["--ratio", draw(st.sampled_from(["2", "3"]))]
+    if draw(st.booleans()):
+        options += ["--shard", f"{draw(st.integers(0, 1))}/2"]
+    return entries, options, fmt
+
+
+def _build(root, entries, fmt) -> None:
+    from downscale.images import FORMAT_SUFFIX
+
+    src, out = root / "in", root / "out"
+    src.mkdir()
+    out.mkdir()
+    picture = Image.fromarray(np.random.default_rng(0).integers(0, 256, (9, 12, 3), np.uint8))
+    for i, kind in enumerate(entries):
+        stem = src / f"f{i}"
+        path = stem.with_suffix(".jpg" if kind == "jpg" else ".gif" if kind == "gif-anim" else ".png")
+        dest = out / (path.name if fmt == "keep" else path.with_suffix(FORMAT_SUFFIX[fmt]).name)
+        if kind == "empty":
+            path.write_bytes(b"")
+        elif kind == "text":
+            path.write_text("not an image")
+        elif kind == "tiny":
+            picture.crop((0, 0, 1, 2)).save(path)
+        elif kind == "gif-anim":
+            frames = [picture.convert("P"), picture.transpose(Image.Transpose.ROTATE_180).convert("P")]
+            frames[0].save(path, save_all=True, append_images=frames[1:])
+        else:
+            picture.save(path)
+        if kind == "exists":
+            dest.write_bytes(b"mine")
+        elif kind == "folder-at-output":
+            dest.mkdir()
+        elif kind == "dangling-link":
+            dest.symlink_to(out / "nowhere")
+        elif kind == "collision":  # a second input with the same output name
+            picture.save(stem.with_suffix(".jpg"))
+
+
+@FEWER
+@given(folders())
+def test_dry_run_predicts_the_real_run(drawn):
+    import re
+    import tempfile
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from downscale.cli import main
+
+    entries, options, fmt = drawn
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        _build(root, entries, fmt)
+        args = ["convert", str(root / "in"), "-o", str(root / "out"), "--method", "bicubic", *options]
+        dry = CliRunner().invoke(main, [*args, "--dry-run"])
+        real = CliRunner().invoke(main, args)
+    planned = re.search(r"(\d+) to convert, (\d+) skipped \(already there\), (\d+) failed; nothing written",
+                        dry.output)
+    done = re.search(r"(\d+) converted, (\d+) skipped \(already there\), (\d+) failed", real.output)
+    assert planned and done, (dry.output, real.output)
+    assert planned.groups() == done.groups(), (dry.output, real.output)
+    assert dry.exit_code == real.exit_code
+    errors = sorted(line for line in dry.output.splitlines() if line.startswith("error: "))
+    assert errors == sorted(line.strip() for line in real.output.splitlines() if line.strip().startswith("error: "))
