@@ -28,9 +28,9 @@ def test_the_documented_recipe_trains_and_evaluates_both_students(tiny_data, tmp
         args = [places.get(a, str(tmp_path / a) if a.startswith("runs/") else a) for a in command[1:]]
         result = CliRunner().invoke(main, args + TINY[command[1]])
         assert result.exit_code == 0, (command, result.output)
-    for ratio, upscale in ((2, None), (4, "1.5")):
+    for ratio, enlarged in ((2, False), (4, True)):
         card = (tmp_path / f"runs/students-r{ratio}/card.md").read_text()
         assert f"ratio {ratio}" in card and "Held-out top-1 after each epoch" in card
-        assert (upscale is None) == ("enlarges" not in card)
+        assert enlarged == ("enlarges" in card)
         report = (tmp_path / f"runs/eval-students-r{ratio}/results.md").read_text()
         assert "★" in report and "(1/" in report  # the student's own thumbnails, FLOPs against the full size
