@@ -26,7 +26,7 @@ JOINT = {"downscaler_arch": "area", "downscaler_width": 8, "w_mm": 20}
 ARMS = {  # folder: (label, ratio, downscaler, extra options)
     "r2-bicubic": ("ratio 2, fixed bicubic, S at 112 px", 2, "bicubic", {}),
     "r4-area": ("ratio 4, fixed area, S at 56 px", 4, "area", {}),
-    "r4-area-s84": ("ratio 4, fixed area, S enlarges to 84 px", 4, "area", {"student_upscale": 1.5}),
+    "r4-area-s80": ("ratio 4, fixed area, S enlarges to 80 px", 4, "area", {"student_upscale": 1.43}),
     "r2-joint": ("ratio 2, E learned with S (112 px)", 2, "learned", JOINT),
     "r4-joint": ("ratio 4, E learned with S (56 px)", 4, "learned", JOINT),
 }

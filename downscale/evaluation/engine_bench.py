@@ -33,8 +33,11 @@ def run_convert(folder: str, engine: str, ratio: float, jobs: int, method: str =
         done = subprocess.run(command, capture_output=True, text=True)
         wall = time.perf_counter() - start
     startup, summary = _STARTUP.search(done.stdout), _SUMMARY.search(done.stdout)
-    if done.returncode not in (0, 1) or startup is None or summary is None:
+    if done.returncode not in (0, 1) or summary is None:
         raise click.ClickException(f"{shlex.join(command)} failed:\n{done.stdout[-1000:]}{done.stderr[-2000:]}")
+    if startup is None:  # convert gives a rate after start-up only when there is more than one chunk
+        raise click.ClickException(f"{folder}: {summary.group(4)} file(s) make one chunk, so there is no rate after "
+                                   "start-up to compare; use a folder of more images")
     rest, seconds = int(startup.group(2)), float(startup.group(3))
     return {"wall_s": wall, "startup_s": float(startup.group(1)), "per_s_after_startup": rest / max(seconds, 1e-9),
             "converted": int(summary.group(1)), "failed": int(summary.group(3)), "files": int(summary.group(4))}

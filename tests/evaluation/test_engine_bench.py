@@ -34,13 +34,21 @@ def test_unknown_engines_are_refused():
 
 
 def test_a_real_run_reports_the_bad_file_and_converts_the_rest(tmp_path):
+    from downscale.engines import CHUNK_FILES
+
     rng = np.random.default_rng(0)
-    for name in ("a.jpg", "c.jpg"):
-        Image.fromarray(rng.integers(0, 256, (40, 60, 3), dtype=np.uint8)).save(tmp_path / name)
+    for i in range(CHUNK_FILES + 1):  # two chunks: a rate after the first
+        Image.fromarray(rng.integers(0, 256, (40, 60, 3), dtype=np.uint8)).save(tmp_path / f"a{i}.jpg")
     (tmp_path / "b.jpg").write_bytes(b"not a jpeg")
     run = eb.run_convert(str(tmp_path), "local", 2, 1)
-    assert (run["files"], run["converted"], run["failed"]) == (3, 2, 1)
+    assert (run["files"], run["converted"], run["failed"]) == (CHUNK_FILES + 2, CHUNK_FILES + 1, 1)
     assert 0 < run["startup_s"] < run["wall_s"] and run["per_s_after_startup"] > 0
+
+
+def test_a_run_of_one_chunk_has_no_rate_after_start_up(tmp_path):
+    Image.new("RGB", (40, 60)).save(tmp_path / "a.jpg")
+    with pytest.raises(click.ClickException, match="one chunk"):
+        eb.run_convert(str(tmp_path), "local", 2, 1)
 
 
 def test_bench_engines_option_replaces_the_methods_table(tmp_path, monkeypatch):

@@ -109,18 +109,22 @@ def test_student_is_fed_its_own_downscaler(folder, tmp_path):
     assert learned["own"] and learned["quality_vs_bicubic"]["psnr"] < 60 and not (out / "grid.png").exists()
 
 
-def test_registered_bicubic_student_is_marked_on_bicubic(folder, tmp_path):
+def test_registered_students_on_a_classical_resize_are_marked_on_it(folder, tmp_path):
     from downscale.pretrained import list_pretrained
 
+    registry = list_pretrained(kind=None, all=True)
     students = {n: m for n, m in list_pretrained(kind="student").items() if m["ratio"] == 4}
-    bicubic = [n for n, m in students.items() if m["downscaler"] not in list_pretrained(kind=None, all=True)]
-    if not bicubic:
-        pytest.skip("no registered bicubic-baseline student for ratio 4")
-    out = tmp_path / "out"
-    invoke("--data", folder, "--student", bicubic[0], "--methods", "bicubic_aa", "--image-size", 64,
-           "--latency-repeats", 0, "--grid-images", 0, "--out", out)
-    res = json.loads((out / "results.json").read_text())
-    assert res["config"]["own_method"] == "bicubic_aa@4" and res["config"]["ratios"] == [4]
+    classical = {n: m.get("thumbnails", "bicubic_aa") for n, m in students.items()  # (older entries: in words)
+                 if "thumbnails" in m or m.get("downscaler") not in registry}
+    if not classical:
+        pytest.skip("no registered ratio-4 student on a classical resize")
+    for name, method in classical.items():
+        out = tmp_path / name
+        invoke("--data", folder, "--student", name, "--methods", "bicubic_aa", "--image-size", 64,
+               "--latency-repeats", 0, "--grid-images", 0, "--out", out)
+        res = json.loads((out / "results.json").read_text())
+        assert res["config"]["own_method"] == f"{method}@4" and res["config"]["ratios"] == [4]
+        assert method in res["config"]["methods"]  # the student's own method is evaluated, asked or not
 
 
 def test_eval_rejects_bad_arguments(folder, tmp_path):

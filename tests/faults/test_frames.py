@@ -201,6 +201,9 @@ def test_frames_without_a_duration_convert(tmp_path, name, fmt):
     assert result.exit_code == 0, result.output
     written = out / (name if fmt == "keep" else (src / name).with_suffix("." + fmt).name)
     with Image.open(written) as thumb:
+        if name == "photo.mpo":  # a camera's MPO is a still (a photo and its previews): one frame, no warning
+            assert getattr(thumb, "n_frames", 1) == 1 and "warning" not in result.output
+            return
         assert getattr(thumb, "n_frames", 1) == len(source.images)
         durations = []
         for i in range(thumb.n_frames):
