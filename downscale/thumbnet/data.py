@@ -12,7 +12,7 @@ from torchvision import datasets
 from torchvision.transforms import v2
 
 from ..classifiers import Classifier
-from ..images import unreadable_images
+from ..images import unreadable_images, write_atomic
 from ..pretrained import sha256
 
 
@@ -119,7 +119,6 @@ def fixed_thumbnails(make, dataset: IndexedImageFolder, indices: list[int], cach
         if step % 20 == 0:
             echo(f"thumbnails: {min((step + 1) * batch_size, len(indices))}/{len(indices)} images")
     path.parent.mkdir(parents=True, exist_ok=True)
-    from ..images import write_atomic
     write_atomic(path, lambda f: torch.save({"key": key, "thumbnails": thumbs}, f), overwrite=True)
     return thumbs
 
@@ -167,6 +166,5 @@ def teacher_logits(
             echo(f"teacher cache: {sum(map(len, out_index))}/{len(indices)} images")
     logits, index = torch.cat(out_logits), torch.cat(out_index)
     path.parent.mkdir(parents=True, exist_ok=True)
-    from ..images import write_atomic
     write_atomic(path, lambda f: torch.save({"key": key, "indices": index, "logits": logits}, f), overwrite=True)
     return dict(zip(index.tolist(), logits))

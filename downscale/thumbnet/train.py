@@ -22,12 +22,22 @@ from torch.utils.data.distributed import DistributedSampler
 
 from ..classifiers import class_indices
 from ..errors import WeightsError
+from ..images import write_atomic
 from ..methods import CLASSICAL, thumbnail
 from ..model import Downscaler, bicubic, output_size
-from ..pretrained import save_weights, sha256
+from ..pretrained import load_downscaler, save_weights, sha256
 from .config import TrainConfig
-from .data import (IndexedImageFolder, ThumbnailSet, cache_key, epoch_flips, fixed_thumbnails, flip_where,
-                   split_holdout, teacher_logits, thumbnail_key)
+from .data import (
+    IndexedImageFolder,
+    ThumbnailSet,
+    cache_key,
+    epoch_flips,
+    fixed_thumbnails,
+    flip_where,
+    split_holdout,
+    teacher_logits,
+    thumbnail_key,
+)
 from .losses import classification, colour_shift, distillation, feature_mapping, moment_matching
 from .nets import ThumbNet, build_student, build_teacher, fm_channels, tap
 
@@ -69,8 +79,6 @@ def _fixed_thumbnailer(cfg: TrainConfig):
     and a string naming exactly what it computes (for the cache key). A given E must have the run's ratio."""
     if cfg.downscaler in CLASSICAL:
         return (lambda x: thumbnail(cfg.downscaler, x.mul(255).round_().to(torch.uint8), cfg.ratio)), cfg.downscaler
-    from ..pretrained import load_downscaler
-
     e = load_downscaler(cfg.fixed_downscaler).requires_grad_(False).eval()
     if e.ratio != cfg.ratio:
         raise ValueError(f"downscaler {cfg.fixed_downscaler} reduces by {e.ratio}, but --ratio is {cfg.ratio}")
@@ -374,7 +382,6 @@ def save_checkpoint(path: Path, cfg: TrainConfig, net: ThumbNet, optimizer, sche
     """Everything an exact resume needs after ``epoch``, written atomically."""
     state = {"config": dataclasses.asdict(cfg), "model": net.state_dict(), "optimizer": optimizer.state_dict(),
              "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state(), "epoch": epoch, "history": history}
-    from ..images import write_atomic
     write_atomic(path, lambda f: torch.save(state, f), overwrite=True)
 
 
