@@ -24,7 +24,7 @@ from ..classifiers import class_indices
 from ..errors import WeightsError
 from ..images import write_atomic
 from ..methods import CLASSICAL, thumbnail
-from ..model import Downscaler, bicubic, output_size
+from ..model import Downscaler, as_float, bicubic, output_size
 from ..pretrained import load_downscaler, save_weights, sha256
 from .config import TrainConfig
 from .data import (
@@ -91,11 +91,6 @@ def _eta(seconds: float) -> str:
     return f"{minutes}m{sec:02d}s"
 
 
-def _as_input(images: torch.Tensor) -> torch.Tensor:
-    """A batch as float in [0, 1]: images as they come, cached uint8 thumbnails scaled."""
-    return images.float().div_(255) if images.dtype == torch.uint8 else images
-
-
 @torch.no_grad()
 def evaluate_holdout(net: ThumbNet, teacher, dataset, indices: list[int], targets: torch.Tensor,
                      batch_size: int, device: torch.device, full_logits: torch.Tensor | None = None,
@@ -114,7 +109,7 @@ def evaluate_holdout(net: ThumbNet, teacher, dataset, indices: list[int], target
     correct: dict[str, int] = {}
     psnr_sum = 0.0
     for images, labels, index in loader:
-        x = _as_input(images).to(device).contiguous(memory_format=CL)
+        x = as_float(images).to(device).contiguous(memory_format=CL)
         thumb, logits, _ = net(x)
         outputs = {"trained": logits}
         if not trained_only and net.downscaler is None:  # x is a fixed thumbnail: T's full size only from the cache
@@ -349,7 +344,7 @@ def train_epoch(cfg: TrainConfig, stage: str, model, teacher, teacher_features: 
     tic = time.time()
     for step, (images, labels, index) in enumerate(loader):
         flipped = flips[index]
-        x = flip_where(_as_input(images), flipped).to(device, non_blocking=True).contiguous(memory_format=CL)
+        x = flip_where(as_float(images), flipped).to(device, non_blocking=True).contiguous(memory_format=CL)
         soft = cached[index, flipped.long()].to(device) if stage == "distill" and cfg.w_kd > 0 else None
         with autocast:
             thumb, logits, decoded = model(x, decode=stage == "fm")
