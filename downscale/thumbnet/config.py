@@ -35,8 +35,10 @@ class RunConfig:
 
     data: str = setting(help="ImageFolder with wnid-named class folders (e.g. imagenette-224/train).",
                         path="dir", exists=True)
-    teacher_weights: str = setting(help="plain state_dict file of the teacher T.", path="file", exists=True)
     out: str = setting(help="run folder (created).", path="dir")
+    teacher_weights: str | None = setting(None, help="plain state_dict file of the teacher T (required, except for "
+                                         "a --teacher that comes with its ImageNet weights: efficientnet_lite0/1/2).",
+                                         path="file", exists=True)
     teacher: str = setting("mobilenet_v2", help="torchvision model name of the teacher (and of ThumbNet's student).")
     normalize: str = setting("minus1to1", help="the teacher's input normalisation.", choices=("imagenet", "minus1to1"))
     image_size: int = setting(224, help="images are resized (short side) and centre-cropped to this side.", min=16)

@@ -82,11 +82,12 @@ def _digest(dataset: IndexedImageFolder, indices: list[int], **parts) -> str:
     return hashlib.sha256(json.dumps({"files": files, **parts}, sort_keys=True).encode()).hexdigest()
 
 
-def cache_key(dataset: IndexedImageFolder, indices: list[int], teacher_weights: str, teacher: Classifier,
+def cache_key(dataset: IndexedImageFolder, indices: list[int], teacher_weights: str | None, teacher: Classifier,
               size: int, flips: bool) -> str:
-    """Hex digest of everything the cached logits depend on: files, teacher, normalisation, size, flips."""
-    return _digest(dataset, indices, teacher=teacher.config(), weights=sha256(teacher_weights), size=size,
-                   flips=flips)
+    """Hex digest of everything the cached logits depend on: files, teacher, normalisation, size, flips
+    (a teacher without a weights file is an EXTERNAL one, named by its config)."""
+    weights = sha256(teacher_weights) if teacher_weights else None
+    return _digest(dataset, indices, teacher=teacher.config(), weights=weights, size=size, flips=flips)
 
 
 def thumbnail_key(dataset: IndexedImageFolder, indices: list[int], size: int, ratio: int, method: str) -> str:

