@@ -324,8 +324,8 @@ def run_ray(tasks: list[Task], opts: Options, address: str | None = None) -> Ite
         except Exception as exc:  # Ray raises plain Exceptions (a node that timed out during start-up, ...)
             cause = ([line.strip() for line in str(exc).splitlines() if line.strip()] or [type(exc).__name__])[-1]
             where = f"the Ray cluster at {address}" if address else "a local Ray"
-            raise RuntimeError(f"could not start {where}: {cause} (Ray's logs: /tmp/ray/session_latest/logs by "
-                               "default; on a busy machine, retry when it is less loaded)") from exc
+            raise RuntimeError(f"could not start {where}: {cause} (the raylet's log, in Ray's temporary folder "
+                               "under session_latest/logs, says more; on a busy machine, retry when it is less loaded)") from exc
     gpu = on_device(opts)
     resource = "GPU" if gpu else "CPU"
     actors = int(ray.cluster_resources().get(resource, 0))

@@ -76,4 +76,5 @@ def test_a_ray_that_cannot_start_is_one_line_naming_the_cause(tmp_path, monkeypa
     assert result.exit_code == 1, result.output
     assert result.output.strip().splitlines() == [
         "Error: could not start a local Ray: the raylet failed to startup or the GCS has become overloaded. "
-        "(Ray's logs: /tmp/ray/session_latest/logs by default; on a busy machine, retry when it is less loaded)"]
+        "(the raylet's log, in Ray's temporary folder under session_latest/logs, says more; on a busy machine, retry "
+        "when it is less loaded)"]
