@@ -97,8 +97,9 @@ class ConvertSummary:
 
     @property
     def ratios(self) -> dict[float, int]:
-        """How many files were converted at each ratio (``ratio="auto"``: as chosen per image)."""
-        return dict(sorted(Counter(r.ratio for r in self.results if r.status == "converted").items()))
+        """How many files were converted at each ratio (``ratio="auto"``: as chosen per image; none
+        for a dry run, which decodes no pixels)."""
+        return dict(sorted(Counter(r.ratio for r in self.results if r.status == "converted" and r.ratio).items()))
 
     @property
     def per_s_after_startup(self) -> float | None:

@@ -275,6 +275,10 @@ def test_convert_json_prints_the_summary_alone_on_stdout(photo_tree, tmp_path):
     assert dry.exit_code == 1 and planned["dry_run"] and planned["startup_s"] is not None
     assert [(f["source"], f["status"]) for f in planned["files"]] == [
         (str(a), "skipped"), (str(b), "skipped"), (str(bad), "failed")]
+    fresh = CliRunner().invoke(main, ["convert", str(photo_tree), "-o", str(tmp_path / "fresh"), "-r", "--method",
+                                      "bicubic", "--json", "--dry-run"])
+    planned = json.loads(fresh.stdout)  # (a dry run decodes no pixels: no ratios)
+    assert [f["status"] for f in planned["files"]] == ["converted", "converted", "failed"] and planned["ratios"] == {}
 
 
 def test_convert_json_as_a_subprocess_names_files_as_given(tmp_path):
