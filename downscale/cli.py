@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import errno
 import importlib
+import json
 import math
 import os
 import re
 import sys
-import time
+from contextlib import ExitStack
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import click
@@ -165,16 +167,17 @@ def _parse_fov(ctx, param, value):
 @click.option("--dry-run", is_flag=True,
               help="List what each file would become (write, skip, error) and exit as the run would; "
                    "write nothing.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the summary as JSON on stdout (counts, failures, ratios, each file's outcome, seconds); "
+                   "the human lines go to stderr.")
 def convert(inputs, outdir, ratio, fov, recursive, fmt, quality, skip_existing, jobs, device, method, draft, weights,
-            shard, engine, ray_address, first_frame, dry_run):
+            shard, engine, ray_address, first_frame, dry_run, as_json):
     """Downscale image files and folders into OUTDIR.
 
     Input files are never modified; outputs appear atomically (temporary file + rename). A bad file
     is reported and skipped, and the exit status is 1 if any file failed. Animated GIF, WebP and
     PNG and multi-page TIFF keep every frame, with its timing.
     """
-    from .convert import Options, find_images, plan
-
     if fov != 1 and ratio == "auto":
         raise click.BadParameter("--fov needs a fixed --ratio (at ratio 1 the crop would be enlarged)",
                                  param_hint="'--fov'")
@@ -185,61 +188,80 @@ def convert(inputs, outdir, ratio, fov, recursive, fmt, quality, skip_existing, 
         raise click.BadParameter("--ratio auto needs --method learned (the predictor picks the ratio)",
                                  param_hint="'--ratio'")
 
-    unlisted: list[Path] = []
-    files, errors = find_images(list(inputs), outdir, recursive, unlisted)
-    tasks, plan_errors = plan(files, outdir, fmt, shard)
-    errors += plan_errors
+    from .convert import Options
+    from .engines import convert_files
+
     opts = Options(ratio=ratio, method=method, draft=draft, fmt=fmt, quality=quality,
                    overwrite=not skip_existing, weights=weights, device=device, first_frame=first_frame, fov=fov)
-    if unlisted:
-        suffixes = sorted({p.suffix.lower() or "(none)" for p in unlisted})
-        click.echo(f"note: {len(unlisted)} file(s) with other suffixes were not tried ({', '.join(suffixes[:8])}"
-                   f"{', ...' if len(suffixes) > 8 else ''}); name them on the command line to try them", err=True)
-    if tasks and method == "learned":  # (a Ray cluster's GPUs are checked by its workers: the driver may have none)
-        _check_learned(replace(opts, device="cpu") if engine == "ray" else opts)
-    if tasks:
-        _check_output_folder(outdir, create=not dry_run)
-    if dry_run:
-        _dry_run(tasks, errors, opts)
-    for error in errors:
-        click.echo(f"error: {shown(error)}", err=True)
-    from .engines import chunks_of, run_local, run_ray
+    echo = partial(click.echo, err=as_json)  # with --json, stdout holds the JSON alone
+    with ExitStack() as stack:
+        bar, length = None, 0
 
-    chunks = chunks_of(tasks, opts)
+        def planned(summary):
+            nonlocal length
+            if summary.not_tried:
+                suffixes = sorted({p.suffix.lower() or "(none)" for p in summary.not_tried})
+                click.echo(f"note: {len(summary.not_tried)} file(s) with other suffixes were not tried "
+                           f"({', '.join(suffixes[:8])}{', ...' if len(suffixes) > 8 else ''}); name them on the "
+                           "command line to try them", err=True)
+            if summary.planned and method == "learned":  # (a Ray cluster's GPUs are checked by its workers)
+                _check_learned(replace(opts, device="cpu") if engine == "ray" else opts)
+            if summary.planned:
+                _check_output_folder(outdir, create=not dry_run)
+            for result in summary.results:  # refused while planning
+                click.echo(f"error: {shown(result.message)}", err=True)
+            length = summary.planned
 
-    start = time.perf_counter()  # libraries and weights are loaded: from here on it is the conversion
-    try:
-        results = run_ray(tasks, opts, ray_address) if engine == "ray" else run_local(tasks, opts, jobs)
-    except (ImportError, ValueError) as exc:  # no Ray; no CPU or GPU in the cluster
-        raise click.ClickException(str(exc)) from None
-    counts = {"converted": 0, "skipped": 0, "failed": len(errors)}
-    ratios: dict = {}
-    first = None
-    with click.progressbar(length=len(tasks), label="converting", file=sys.stderr) as bar:
+        def each(result):
+            nonlocal bar
+            if dry_run:
+                _dry_run_line(result, echo)
+                return
+            if bar is None:  # (from the first result: an engine that cannot start shows its error alone)
+                bar = stack.enter_context(click.progressbar(length=length, label="converting", file=sys.stderr))
+            if result.status == "failed":
+                click.echo(f"\nerror: {shown(result.message)}", err=True)
+            if result.warning:
+                click.echo(f"\nwarning: {shown(result.warning)}", err=True)
+            bar.update(1)
+
         try:
-            for result in results:
-                first = first or time.perf_counter()
-                counts[result.status] += 1
-                if result.status == "converted":
-                    ratios[result.ratio] = ratios.get(result.ratio, 0) + 1
-                if result.status == "failed":
-                    click.echo(f"\nerror: {shown(result.message)}", err=True)
-                if result.warning:
-                    click.echo(f"\nwarning: {shown(result.warning)}", err=True)
-                bar.update(1)
-        except RuntimeError as exc:  # the engine itself failed (a worker killed, a Ray job lost), not a file
+            summary = convert_files(inputs, outdir, opts, recursive=recursive, shard=shard, engine=engine, jobs=jobs,
+                                    ray_address=ray_address, dry_run=dry_run, on_planned=planned, on_result=each)
+        except (ImportError, ValueError, RuntimeError) as exc:  # no Ray, no CPU in the cluster; the engine failed
             raise click.ClickException(str(exc)) from None
-    if ratio == "auto" and ratios:
-        click.echo("chosen ratios: " + ", ".join(f"{r}: {n} file(s)" for r, n in sorted(ratios.items())))
-    seconds = time.perf_counter() - start
-    if first is not None and len(chunks) > 1:  # start-up: workers (for Ray: their imports and E) and a first chunk
-        startup, rest = first - start, len(tasks) - len(chunks[0])
-        click.echo(f"start-up {startup:.2f} s (to the first result), then {rest} in {seconds - startup:.2f} s "
-                   f"({rest / max(seconds - startup, 1e-9):.1f}/s)")
-    click.echo(f"{counts['converted']} converted, {counts['skipped']} skipped (already there), "
-               f"{counts['failed']} failed -> {outdir} ({len(tasks)} in {seconds:.2f} s, "
-               f"{len(tasks) / max(seconds, 1e-9):.1f}/s)")
-    sys.exit(1 if counts["failed"] else 0)
+    _report(summary, echo, auto=ratio == "auto")
+    if as_json:
+        click.echo(json.dumps(summary.to_json(), indent=1))
+    sys.exit(summary.exit_status)
+
+
+def _report(summary, echo, auto: bool) -> None:
+    """The human summary of a ConvertSummary (``auto``: the ratios were chosen per image)."""
+    counts = {status: summary.count(status) for status in ("converted", "skipped", "failed")}
+    if summary.dry_run:
+        echo(f"dry run: {summary.planned} file(s) planned: {counts['converted']} to convert, {counts['skipped']} "
+             f"skipped (already there), {counts['failed']} failed; nothing written")
+        return
+    if auto and summary.ratios:
+        echo("chosen ratios: " + ", ".join(f"{r}: {n} file(s)" for r, n in summary.ratios.items()))
+    if summary.after_startup_s is not None:  # start-up: workers (for Ray: their imports and E) and a first chunk
+        echo(f"start-up {summary.startup_s:.2f} s (to the first result), then {summary.after_startup_files} in "
+             f"{summary.after_startup_s:.2f} s ({summary.per_s_after_startup:.1f}/s)")
+    echo(f"{counts['converted']} converted, {counts['skipped']} skipped (already there), {counts['failed']} failed -> "
+         f"{summary.output} ({summary.planned} in {summary.seconds:.2f} s, "
+         f"{summary.planned / max(summary.seconds, 1e-9):.1f}/s)")
+
+
+def _dry_run_line(result, echo) -> None:
+    if result.status == "converted":
+        echo(shown(result.message))
+    elif result.status == "skipped":
+        echo(f"skip: {shown(result.message)}")
+    else:
+        click.echo(f"error: {shown(result.message)}", err=True)
+    if result.warning and result.warning != result.message:
+        click.echo(f"warning: {shown(result.warning)}", err=True)
 
 
 def shown(text: str) -> str:
@@ -269,30 +291,6 @@ def _check_output_folder(outdir: Path, create: bool) -> None:
         raise click.ClickException(f"cannot create output folder {outdir}: {exc.strerror or exc}") from None
     if not os.access(outdir, os.W_OK | os.X_OK):
         raise click.ClickException(f"output folder {outdir} is not writable; choose another with -o")
-
-
-def _dry_run(tasks, errors: list[str], opts) -> None:
-    """List what the conversion would do with each file (``convert.preview``: the same decisions),
-    with its summary and exit status; writes nothing."""
-    from .convert import preview
-
-    counts = {"converted": 0, "skipped": 0, "failed": len(errors)}
-    for error in errors:
-        click.echo(f"error: {shown(error)}", err=True)
-    for task in tasks:
-        result = preview(task, opts)
-        counts[result.status] += 1
-        if result.status == "converted":
-            click.echo(shown(result.message))
-        elif result.status == "skipped":
-            click.echo(f"skip: {shown(result.message)}")
-        else:
-            click.echo(f"error: {shown(result.message)}", err=True)
-        if result.warning and result.warning != result.message:
-            click.echo(f"warning: {shown(result.warning)}", err=True)
-    click.echo(f"dry run: {len(tasks)} file(s) planned: {counts['converted']} to convert, {counts['skipped']} "
-               f"skipped (already there), {counts['failed']} failed; nothing written")
-    sys.exit(1 if counts["failed"] else 0)
 
 
 def _check_learned(opts):

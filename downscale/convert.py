@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import os
 import zlib
-from dataclasses import dataclass, replace
+from collections import Counter
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, NamedTuple
 
@@ -29,7 +30,7 @@ from .images import (
 )
 from .sizes import fov_box, output_size
 
-__all__ = ["Options", "Task", "Result", "find_images", "plan", "preview", "thumbnail", "convert_one",
+__all__ = ["Options", "Task", "Result", "ConvertSummary", "find_images", "plan", "preview", "thumbnail", "convert_one",
            "convert_batch", "settled_result", "store_result"]
 
 
@@ -55,13 +56,84 @@ class Options:
 
 class Result(NamedTuple):
     """What happened to one file: status converted/skipped/failed, a message naming the file, for
-    converted files the ratio used (chosen per image with ``--ratio auto``), and a warning naming the
-    file where it was converted with a loss the user should know of (frames dropped)."""
+    converted files the ratio used (chosen per image with ``--ratio auto``), a warning naming the
+    file where it was converted with a loss the user should know of (frames dropped), and the file
+    and its output where known (set by the engines, ``engines.convert_chunk``)."""
 
     status: str
     message: str
     ratio: float | None = None
     warning: str | None = None
+    source: Path | None = None
+    dest: Path | None = None
+
+
+@dataclass
+class ConvertSummary:
+    """What ``engines.convert_files`` did, or with ``dry_run`` would do (statuses as the real run's).
+
+    ``results``: one Result per file, in the order planned, those refused while planning first;
+    ``not_tried``: folder entries with other suffixes. Seconds: ``setup_s`` to find and plan the
+    files and load the weights; ``startup_s`` from the engine's start to its first result (worker
+    processes, for Ray the cluster and its workers, and a first chunk); ``seconds`` from the engine's
+    start to its last result; ``after_startup_s`` from the first result to the last, in which the
+    ``after_startup_files`` files outside the first chunk were converted (None with one chunk).
+    """
+
+    output: Path
+    engine: str = "local"
+    dry_run: bool = False
+    planned: int = 0  # files planned for this shard (refused ones not included)
+    results: list[Result] = field(default_factory=list)
+    not_tried: list[Path] = field(default_factory=list)
+    setup_s: float = 0.0
+    startup_s: float | None = None
+    seconds: float = 0.0
+    after_startup_files: int = 0
+    after_startup_s: float | None = None
+
+    def count(self, status: str) -> int:
+        return sum(r.status == status for r in self.results)
+
+    @property
+    def ratios(self) -> dict[float, int]:
+        """How many files were converted at each ratio (``ratio="auto"``: as chosen per image; none
+        for a dry run, which decodes no pixels)."""
+        return dict(sorted(Counter(r.ratio for r in self.results if r.status == "converted" and r.ratio).items()))
+
+    @property
+    def per_s_after_startup(self) -> float | None:
+        if self.after_startup_s is None:
+            return None
+        return self.after_startup_files / max(self.after_startup_s, 1e-9)
+
+    @property
+    def exit_status(self) -> int:
+        """1 if any file failed, else 0 (``downscale convert``'s exit status)."""
+        return 1 if self.count("failed") else 0
+
+    def to_json(self) -> dict:
+        """A dict of JSON types: the counts, ``failures`` and ``warnings`` (file and message),
+        ``ratios`` (keys as text), ``files`` (each file's source, dest, status, ratio, message and
+        warning), the seconds, ``per_s_after_startup``. Paths as text; bytes of names that are not
+        UTF-8 as lone surrogates (``os.fsdecode``; ``os.fsencode`` gives the bytes back)."""
+        def path(p):
+            return None if p is None else os.fspath(p)
+
+        return {
+            "output": path(self.output), "engine": self.engine, "dry_run": self.dry_run, "planned": self.planned,
+            **{status: self.count(status) for status in ("converted", "skipped", "failed")},
+            "exit_status": self.exit_status,
+            "failures": [{"file": path(r.source), "message": r.message} for r in self.results if r.status == "failed"],
+            "warnings": [{"file": path(r.source), "message": r.warning} for r in self.results if r.warning],
+            "ratios": {f"{r:g}": n for r, n in self.ratios.items()},
+            "files": [{"source": path(r.source), "dest": path(r.dest), "status": r.status, "ratio": r.ratio,
+                       "message": r.message, "warning": r.warning} for r in self.results],
+            "not_tried": [path(p) for p in self.not_tried],
+            "setup_s": self.setup_s, "startup_s": self.startup_s, "seconds": self.seconds,
+            "after_startup_files": self.after_startup_files, "after_startup_s": self.after_startup_s,
+            "per_s_after_startup": self.per_s_after_startup,
+        }
 
 
 @dataclass(frozen=True)
@@ -76,8 +148,9 @@ def _real(path: Path) -> Path:
 
 
 def find_images(inputs: list[Path], outdir: Path, recursive: bool,
-                others: list[Path] | None = None) -> tuple[list[tuple[Path, Path]], list[str]]:
-    """``([(file, path relative to the output folder), ...], [error, ...])`` for files and folders.
+                others: list[Path] | None = None) -> tuple[list[tuple[Path, Path]], list[Result]]:
+    """``([(file, path relative to the output folder), ...], [failed Result, ...])`` for files and
+    folders (a failed Result names an input that is missing or a folder that cannot be listed).
 
     A folder's images are mirrored under ``outdir``; a file named directly goes to its top level.
     The same file named twice for the same output is listed once (a link under another name, such as
@@ -91,7 +164,8 @@ def find_images(inputs: list[Path], outdir: Path, recursive: bool,
     out_resolved = _real(outdir)
 
     def unlisted(exc: OSError):
-        errors.append(f"{exc.filename}: cannot list folder: {exc.strerror or exc}")
+        errors.append(Result("failed", f"{exc.filename}: cannot list folder: {exc.strerror or exc}",
+                             source=Path(exc.filename)))
 
     def add(file: Path, rel: Path):
         if file.name.startswith("."):
@@ -122,15 +196,16 @@ def find_images(inputs: list[Path], outdir: Path, recursive: bool,
         elif item.exists() or item.is_symlink():
             found.setdefault((_real(item), Path(item.name)), (item, Path(item.name)))  # named explicitly: always tried
         else:
-            errors.append(f"{item}: no such file or folder")
+            errors.append(Result("failed", f"{item}: no such file or folder", source=item))
     return list(found.values()), errors
 
 
-def plan(files: list[tuple[Path, Path]], outdir: Path, fmt: str, shard: tuple[int, int] = (0, 1)) -> tuple[list[Task], list[str]]:
+def plan(files: list[tuple[Path, Path]], outdir: Path, fmt: str,
+         shard: tuple[int, int] = (0, 1)) -> tuple[list[Task], list[Result]]:
     """Output path of each file, keeping only shard ``k`` of ``n``: a stable hash of the output's path
     in ``outdir``, so every machine computes the same split and inputs with one output share a shard.
     Refuses outputs that would hit an input or another file's output (the first file keeps it), with
-    the same error in every shard layout."""
+    the same error (a failed Result) in every shard layout."""
     k, n = shard
     tasks, errors, claimed = [], [], {}
     inputs = {_real(source) for source, _ in files}
@@ -148,7 +223,8 @@ def plan(files: list[tuple[Path, Path]], outdir: Path, fmt: str, shard: tuple[in
             claimed[key] = source
             error = None
         if mine:
-            (errors.append(error) if error else tasks.append(Task(source, dest)))
+            (errors.append(Result("failed", error, source=source, dest=dest)) if error
+             else tasks.append(Task(source, dest)))
     return tasks, errors
 
 
@@ -173,12 +249,6 @@ def thumbnail(img: Image.Image, opts: Options, scale: int = 1) -> Image.Image:
     from .resize import learned_resize
 
     return learned_resize(img, opts.ratio, fov=opts.fov, weights=opts.weights, device=opts.device)
-
-
-def _ratio_of(img: Image.Image, thumb: Image.Image) -> int:
-    """Which of the auto ratios (1, 2, 4) produced ``thumb`` from ``img``."""
-    size = (thumb.height, thumb.width)
-    return next(r for r in (1, 2, 4) if output_size(img.height, img.width, r) == size)
 
 
 def convert_one(task: Task, opts: Options) -> Result:
@@ -313,9 +383,13 @@ def _finish(task: Task, opts: Options, opened: _Opened, thumb: Image.Image | Non
     img, fmt = opened.img, opened.fmt
     try:
         source = opened.frames.images if opened.frames is not None else [img]
-        thumb = thumbnail(source[0], opts, opened.scale) if thumb is None else thumb
-        ratio = opts.ratio if opts.ratio != "auto" else _ratio_of(source[0], thumb)
-        same = replace(opts, ratio=ratio)  # every frame at the first one's ratio, also with --ratio auto
+        ratio = opts.ratio
+        if ratio == "auto":  # (learned only) chosen once, on the first frame, and recorded
+            from .resize import choose_ratio
+
+            ratio = choose_ratio(source[0], device=opts.device)
+        same = replace(opts, ratio=ratio)  # every frame at the first one's ratio
+        thumb = thumbnail(source[0], same, opened.scale) if thumb is None else thumb
         frames = [thumb, *(thumbnail(frame, same) for frame in source[1:])]
         timing = opened.frames.timing if opened.frames is not None else None
         result = store_result(task, lambda dest: write_image(frames, dest, fmt=fmt, quality=opts.quality, timing=timing,

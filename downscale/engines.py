@@ -16,19 +16,76 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
-from .convert import Options, Result, Task, convert_batch
+from .convert import ConvertSummary, Options, Result, Task, convert_batch, find_images, plan, preview
 from .images import remove_temporaries
 
-__all__ = ["on_device", "convert_chunk", "load_learned", "run_local", "run_ray", "RayConverter"]
+__all__ = ["convert_files", "on_device", "convert_chunk", "load_learned", "run_local", "run_ray", "RayConverter"]
 
 # Files per chunk: many small files share a call of E, large photos stay fine-grained enough to balance
 # the workers; on a GPU, chunks are batches of the decoder, E and the encoder, so larger.
 CHUNK_FILES, CHUNK_BYTES = 16, 2 << 20
 DEVICE_CHUNK_FILES, DEVICE_CHUNK_BYTES = 64, 64 << 20
+
+
+def convert_files(inputs: Iterable[str | os.PathLike], outdir: str | os.PathLike, opts: Options = Options(), *,
+                  recursive: bool = False, shard: tuple[int, int] = (0, 1), engine: str = "local", jobs: int = 1,
+                  ray_address: str | None = None, dry_run: bool = False,
+                  on_planned: Callable[[ConvertSummary], None] | None = None,
+                  on_result: Callable[[Result], None] | None = None) -> ConvertSummary:
+    """Convert image files and folders into ``outdir`` (``downscale convert``): find and plan the
+    files (``find_images``, ``plan``), load the weights, then run ``engine`` ("local" with ``jobs``
+    processes, or "ray" at ``ray_address``); with ``dry_run``, decide each file's outcome
+    (``preview``) and write nothing. Returns the ConvertSummary.
+
+    ``on_planned(summary)`` is called once the files are planned, before anything is loaded or
+    written (``summary.results`` then holds the files refused while planning); ``on_result`` with
+    the Result of each planned file, as it comes. A bad file is a failed Result,
+    never an exception. Raises what ``load_learned`` raises for unusable weights or device, OSError
+    if ``outdir`` cannot be created, what ``run_ray`` raises (ImportError, ValueError), and
+    RuntimeError if the engine itself fails.
+    """
+    began = time.perf_counter()
+    outdir = Path(outdir)
+    not_tried: list[Path] = []
+    files, refused = find_images([Path(p) for p in inputs], outdir, recursive, not_tried)
+    tasks, unplanned = plan(files, outdir, opts.fmt, shard)
+    summary = ConvertSummary(outdir, engine, dry_run, len(tasks), refused + unplanned, not_tried)
+    if on_planned is not None:
+        on_planned(summary)
+    if tasks and opts.method == "learned":  # (a Ray cluster's GPUs are checked by its workers)
+        load_learned(replace(opts, device="cpu") if engine == "ray" else opts)
+    if tasks and not dry_run:
+        outdir.mkdir(parents=True, exist_ok=True)
+    order = {(t.source, t.dest): i for i, t in enumerate(tasks)}
+    done: list[Result] = []
+    start = time.perf_counter()
+    summary.setup_s = start - began
+    if dry_run:
+        results: Iterable[Result] = (preview(t, opts)._replace(source=t.source, dest=t.dest) for t in tasks)
+    elif engine == "ray":
+        results = run_ray(tasks, opts, ray_address)
+    elif engine == "local":
+        results = run_local(tasks, opts, jobs)
+    else:
+        raise ValueError(f"engine must be 'local' or 'ray', got {engine!r}")
+    for result in results:
+        if not done:
+            summary.startup_s = time.perf_counter() - start
+        done.append(result)
+        if on_result is not None:
+            on_result(result)
+    summary.seconds = time.perf_counter() - start
+    summary.results += sorted(done, key=lambda r: order.get((r.source, r.dest), len(order)))  # (Ray: as done)
+    chunks = chunks_of(tasks, opts)
+    if done and len(chunks) > 1 and not dry_run:
+        summary.after_startup_files = len(tasks) - len(chunks[0])
+        summary.after_startup_s = summary.seconds - summary.startup_s
+    return summary
 
 
 def on_device(opts: Options) -> bool:
@@ -37,15 +94,18 @@ def on_device(opts: Options) -> bool:
 
 
 def convert_chunk(tasks: list[Task], opts: Options) -> list[Result]:
-    """One Result per task, in order; an unexpected error fails the chunk's files, never the job."""
+    """One Result per task, in order, with its source and dest; an unexpected error fails the chunk's
+    files, never the job."""
     try:
         if on_device(opts):
             from .jpeg import convert_jpegs
 
-            return convert_jpegs(tasks, opts)
-        return convert_batch(tasks, opts)
+            results = convert_jpegs(tasks, opts)
+        else:
+            results = convert_batch(tasks, opts)
     except Exception as exc:  # a bug or an exhausted resource, not a bad file (convert_batch reports those)
-        return [Result("failed", f"{task.source}: not converted: {type(exc).__name__}: {exc}") for task in tasks]
+        results = [Result("failed", f"{task.source}: not converted: {type(exc).__name__}: {exc}") for task in tasks]
+    return [r._replace(source=task.source, dest=task.dest) for task, r in zip(tasks, results)]
 
 
 def load_learned(opts: Options) -> None:
@@ -174,7 +234,7 @@ def _lost(chunk: list[Task], process) -> list[Result]:
         remove_temporaries(task.dest, process.pid)
     return [Result("failed", f"{task.source}: lost: the worker process converting it (in a chunk of "
                              f"{len(chunk)} file(s)) died ({how}; out of memory?); run again to convert what is "
-                             "missing (what was written is complete, and skipped)")
+                             "missing (what was written is complete, and skipped)", source=task.source, dest=task.dest)
             for task in chunk]
 
 
@@ -205,8 +265,8 @@ class RayConverter:
 
     ``__call__`` takes a batch ``{"sources": [[path, ...], ...], "dests": [[path, ...], ...]}`` (one row
     per chunk, paths as ``os.fsencode`` bytes) and returns ``{"status": [...], "message": [...], "ratio":
-    [...], "warning": [...]}``, one row per file (messages and warnings as bytes, ``_encode``, an empty
-    warning for none; ratio NaN where none was used). Bytes,
+    [...], "warning": [...], "source": [...], "dest": [...]}``, one row per file (messages and warnings
+    as bytes, ``_encode``, an empty warning for none; ratio NaN where none was used; paths as given). Bytes,
     because file names need not be UTF-8 and Ray's tables hold only UTF-8 text.
     """
 
@@ -229,7 +289,9 @@ class RayConverter:
         return {"status": np.array([r.status for r in results], dtype=object),
                 "message": np.array([_encode(r.message) for r in results], dtype=object),
                 "ratio": np.array([math.nan if r.ratio is None else float(r.ratio) for r in results]),
-                "warning": np.array([_encode(r.warning or "") for r in results], dtype=object)}
+                "warning": np.array([_encode(r.warning or "") for r in results], dtype=object),
+                "source": np.array([os.fsencode(r.source) for r in results], dtype=object),
+                "dest": np.array([os.fsencode(r.dest) for r in results], dtype=object)}
 
 
 def run_ray(tasks: list[Task], opts: Options, address: str | None = None) -> Iterator[Result]:
@@ -242,7 +304,7 @@ def run_ray(tasks: list[Task], opts: Options, address: str | None = None) -> Ite
     Raises, at the call (not on iteration): ImportError with the install command if Ray is missing;
     ValueError if nothing answers at a ``host:port`` address (within ``RAY_CONNECT_TIMEOUT`` seconds,
     where Ray itself would retry for minutes), or if the cluster has no CPU (or, for a GPU device,
-    no GPU).
+    no GPU); RuntimeError if Ray itself does not start (one line, its cause last).
     """
     try:
         import ray
@@ -257,7 +319,13 @@ def run_ray(tasks: list[Task], opts: Options, address: str | None = None) -> Ite
         # Ray's own notes (token authentication, its C++ core's log lines) are not convert's output
         logging.getLogger("ray").setLevel(logging.ERROR)
         os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
-        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        try:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        except Exception as exc:  # Ray raises plain Exceptions (a node that timed out during start-up, ...)
+            cause = ([line.strip() for line in str(exc).splitlines() if line.strip()] or [type(exc).__name__])[-1]
+            where = f"the Ray cluster at {address}" if address else "a local Ray"
+            raise RuntimeError(f"could not start {where}: {cause} (the raylet's log, in Ray's temporary folder "
+                               "under session_latest/logs, says more; on a busy machine, retry when it is less loaded)") from exc
     gpu = on_device(opts)
     resource = "GPU" if gpu else "CPU"
     actors = int(ray.cluster_resources().get(resource, 0))
@@ -300,10 +368,11 @@ def _ray_results(dataset) -> Iterator[Result]:
     the cluster is lost), as no file's error ever gets there."""
     try:
         for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
-            for status, message, ratio, warning in zip(batch["status"], batch["message"], batch["ratio"],
-                                                       batch["warning"]):
+            for status, message, ratio, warning, source, dest in zip(
+                    batch["status"], batch["message"], batch["ratio"], batch["warning"], batch["source"],
+                    batch["dest"]):
                 yield Result(str(status), _decode(message), None if math.isnan(ratio) else _number(ratio),
-                             _decode(warning) or None)
+                             _decode(warning) or None, Path(os.fsdecode(bytes(source))), Path(os.fsdecode(bytes(dest))))
     except Exception as exc:  # Ray's message ends with the cause (a worker's traceback before it)
         cause = ([line.strip() for line in str(exc).splitlines() if line.strip()] or [""])[-1]
         raise RuntimeError(f"the Ray job failed: {type(exc).__name__}: {cause}") from exc

@@ -21,7 +21,7 @@ from .model import TRAINED_RATIOS, Downscaler, as_float, bicubic, output_size
 from .pretrained import default_weights, file_stamp, load_downscaler
 from .sizes import check_fov, check_ratio, check_size, fov_box
 
-__all__ = ["Weights", "TILE", "learned_resize", "apply_tiled", "check_size", "check_ratio", "target_size", "view_plan",
+__all__ = ["Weights", "TILE", "learned_resize", "choose_ratio", "apply_tiled", "check_size", "check_ratio", "target_size", "view_plan",
            "kept_size"]
 
 ImageT = TypeVar("ImageT", Image.Image, np.ndarray, torch.Tensor)
@@ -136,6 +136,21 @@ def learned_resize(
     with torch.set_grad_enabled(grad):
         y = _resize_batch(x, out_size, factor, weights, dtype).to(working).clamp(0, 1)
     return restore(y)
+
+
+def choose_ratio(img, device: str | torch.device | None = None) -> int:
+    """The ratio (1, 2 or 4) ``learned_resize(img, "auto")`` reduces one image by: the DRNet
+    predictor's pick among the ratios the image's sides can take. ``img``: one image of any kind
+    ``learned_resize`` takes. Raises what ``learned_resize`` raises for the image and device, and
+    InvalidArgumentError for a batch of several images.
+
+    Example:
+        >>> ratio = choose_ratio(torch.zeros(3, 2, 2))  # a side of 2 takes ratio 1 or 2
+        >>> ratio in (1, 2)
+        True
+    """
+    x, _ = _to_batch(img)
+    return _auto_ratio(x, _device(device, img))
 
 
 def check_device(device: str | torch.device) -> torch.device:

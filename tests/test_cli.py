@@ -239,3 +239,60 @@ def test_convert_rejects_bad_fov(photo_tree, tmp_path, args, message):
     result = _run("convert", photo_tree / "a.png", "-o", tmp_path / "o", *args)
     assert result.exit_code == 2 and message in result.output and "--fov" in result.output
     assert not (tmp_path / "o").exists()
+
+
+JSON_KEYS = ["output", "engine", "dry_run", "planned", "converted", "skipped", "failed", "exit_status", "failures",
+             "warnings", "ratios", "files", "not_tried", "setup_s", "startup_s", "seconds", "after_startup_files",
+             "after_startup_s", "per_s_after_startup"]
+
+
+def test_convert_json_prints_the_summary_alone_on_stdout(photo_tree, tmp_path):
+    import json
+
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["convert", str(photo_tree), "-o", str(out), "-r", "--method", "bicubic",
+                                       "--format", "jpeg", "--json"])
+    assert result.exit_code == 1, result.output
+    summary = json.loads(result.stdout)
+    assert list(summary) == JSON_KEYS
+    a, b, bad = photo_tree / "a.png", photo_tree / "sub" / "b.jpg", photo_tree / "sub" / "bad.jpg"
+    assert {k: summary[k] for k in JSON_KEYS[:8]} == {
+        "output": str(out), "engine": "local", "dry_run": False, "planned": 3, "converted": 2, "skipped": 0,
+        "failed": 1, "exit_status": 1}
+    assert summary["failures"] == [{"file": str(bad), "message": f"{bad}: not an image file Pillow can decode"}]
+    assert summary["files"][0] == {"source": str(a), "dest": str(out / "a.jpg"), "status": "converted", "ratio": 2,
+                                   "message": f"{a} -> {out / 'a.jpg'} (256x256)", "warning": None}
+    assert [(f["source"], f["status"]) for f in summary["files"]] == [
+        (str(a), "converted"), (str(b), "converted"), (str(bad), "failed")]
+    assert summary["ratios"] == {"2": 2} and summary["not_tried"] == [str(photo_tree / "notes.txt")]
+    assert summary["warnings"] == [] and summary["after_startup_s"] is None
+    assert 0 <= summary["startup_s"] <= summary["seconds"]
+    assert "2 converted, 0 skipped (already there), 1 failed" in result.stderr  # the human lines, on stderr
+    assert f"error: {bad}: not an image file" in result.stderr
+    dry = CliRunner().invoke(main, ["convert", str(photo_tree), "-o", str(out), "-r", "--method", "bicubic",
+                                    "--format", "jpeg", "--json", "--dry-run"])
+    planned = json.loads(dry.stdout)
+    assert dry.exit_code == 1 and planned["dry_run"] and planned["startup_s"] is not None
+    assert [(f["source"], f["status"]) for f in planned["files"]] == [
+        (str(a), "skipped"), (str(b), "skipped"), (str(bad), "failed")]
+    fresh = CliRunner().invoke(main, ["convert", str(photo_tree), "-o", str(tmp_path / "fresh"), "-r", "--method",
+                                      "bicubic", "--json", "--dry-run"])
+    planned = json.loads(fresh.stdout)  # (a dry run decodes no pixels: no ratios)
+    assert [f["status"] for f in planned["files"]] == ["converted", "converted", "failed"] and planned["ratios"] == {}
+
+
+def test_convert_json_as_a_subprocess_names_files_as_given(tmp_path):
+    import json
+
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.new("RGB", (8, 6)).save(src / "a.png")
+    odd = os.fsdecode(b"\xff.png")  # a name that is not UTF-8: as a lone surrogate, os.fsencode gives it back
+    Image.new("RGB", (8, 6)).save(src / odd)
+    done = subprocess.run([sys.executable, "-m", "downscale", "convert", str(src), "-o", str(tmp_path / "out"),
+                           "--method", "bicubic", "--json"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert (summary["converted"], summary["failed"], summary["exit_status"]) == (2, 0, 0)
+    assert sorted(os.fsencode(f["source"]) for f in summary["files"]) == [os.fsencode(src / n) for n in ("a.png", odd)]
+    assert "2 converted, 0 skipped (already there), 0 failed" in done.stderr

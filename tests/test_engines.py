@@ -225,3 +225,44 @@ def test_a_gpu_actor_uses_the_gpu_ray_shows_it(monkeypatch):
     monkeypatch.setattr(engines, "load_learned", lambda opts: None)  # (no GPU needed to check the choice)
     assert RayConverter(Options(device="cuda:1")).opts.device == "cuda"
     assert RayConverter(Options(device="cpu")).opts.device == "cpu"
+
+
+# --- convert_files: the whole command as a function returning a ConvertSummary ------------------------
+
+
+def test_convert_files_returns_every_outcome_in_planned_order(job, monkeypatch):
+    import downscale.dynamic as dynamic
+
+    tasks, out = job
+    src = tasks[0].source.parent
+    (src / "notes.txt").write_text("not an image")
+    picks = {40: 1, 41: 4, 42: 2, 43: 4, 44: 1}  # the predictor's pick for each image, by its width
+    monkeypatch.setattr(dynamic, "choose_ratios", lambda batch, device=None: [picks.get(batch.shape[-1], 1)])
+    seen, planned = [], []
+    summary = engines.convert_files([src, src / "gone.png"], out, Options(ratio="auto"),
+                                    on_planned=lambda s: planned.append((s.planned, [r.message for r in s.results])),
+                                    on_result=seen.append)
+    assert planned == [(6, [f"{src / 'gone.png'}: no such file or folder"])]
+    assert len(seen) == 6 and summary.results[1:] == seen  # refused while planning first, then in order
+    assert [(r.source.name, r.dest, r.status, r.ratio) for r in summary.results[1:]] == [
+        ("0.png", out / "0.png", "converted", 1), ("1.png", out / "1.png", "converted", 4),
+        ("2.png", out / "2.png", "converted", 2), ("2x.png", out / "2x.png", "failed", None),
+        ("3.png", out / "3.png", "converted", 4), ("4.png", out / "4.png", "converted", 1)]
+    assert Image.open(out / "1.png").size == (10, 8) and Image.open(out / "4.png").size == (44, 32)
+    assert (summary.count("converted"), summary.count("failed"), summary.exit_status) == (5, 2, 1)
+    assert summary.ratios == {1: 2, 2: 1, 4: 2} and summary.not_tried == [src / "notes.txt"]
+    assert 0 <= summary.startup_s <= summary.seconds and summary.after_startup_s is None  # one chunk
+    again = engines.convert_files([src], out, Options(ratio=2, method="bicubic"), dry_run=True)
+    assert [r.status for r in again.results] == ["skipped"] * 3 + ["failed"] + ["skipped"] * 2
+
+
+def test_convert_files_times_the_files_after_the_first_chunk(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(engines.CHUNK_FILES + 3):
+        Image.new("RGB", (8, 6)).save(src / f"{i:02d}.png")
+    summary = engines.convert_files([src], tmp_path / "out", Options(method="bicubic"), jobs=2)
+    assert summary.count("converted") == engines.CHUNK_FILES + 3 and summary.engine == "local"
+    assert summary.after_startup_files == 3
+    assert summary.after_startup_s == pytest.approx(summary.seconds - summary.startup_s)
+    assert summary.per_s_after_startup == pytest.approx(3 / summary.after_startup_s)

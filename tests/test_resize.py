@@ -190,6 +190,18 @@ def test_auto_ratio_uses_the_predictor_per_image(monkeypatch):
         learned_resize(x, "auto", size=(8, 8))
 
 
+def test_choose_ratio_is_the_ratio_auto_resizes_by(monkeypatch):
+    import downscale.dynamic as dynamic
+    from downscale.resize import choose_ratio
+
+    seen = []
+    monkeypatch.setattr(dynamic, "choose_ratios", lambda batch, device=None: seen.append(batch.shape) or [4])
+    assert choose_ratio(Image.new("RGB", (48, 64))) == 4 and seen == [(1, 3, 64, 48)]
+    assert choose_ratio(np.zeros((64, 48, 4), np.uint8)) == 4 and seen[-1] == (1, 3, 64, 48)  # RGB of RGBA
+    with pytest.raises(ValueError, match="takes one image, got a batch of 2"):
+        choose_ratio(torch.rand(2, 3, 64, 48))
+
+
 @pytest.mark.parametrize("ratio", [1, 2])
 def test_the_input_is_never_written(ratio):
     model = Downscaler(2, width=4, arch="area").eval()

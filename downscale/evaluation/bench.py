@@ -7,7 +7,6 @@ import json
 import math
 import os
 import platform
-import re
 import shlex
 import statistics
 import subprocess
@@ -137,7 +136,7 @@ def convert_bench(folder: str, ratio: int, jobs: int, repeats: int) -> list[dict
     """Seconds and images per second of ``downscale convert FOLDER --jobs J`` as a real subprocess
     (start-up, decode, resize, encode and write included) for ``--method learned`` and ``bicubic``,
     median of ``repeats`` runs into fresh folders; also the rate after start-up (imports, weights),
-    from the conversion time the command itself reports."""
+    from the conversion time the command itself reports (``--json``)."""
     files = [f for f, _ in find_images([Path(folder)], Path(tempfile.gettempdir()) / "unused", recursive=True)[0]]
     if not files:
         raise click.BadParameter(f"{folder} holds no images", param_hint="--folder")
@@ -152,17 +151,17 @@ def convert_bench(folder: str, ratio: int, jobs: int, repeats: int) -> list[dict
 
 
 def _time_convert(folder: str, ratio: int, jobs: int, method: str, *options: str) -> tuple[float, float]:
-    """(wall seconds, the conversion seconds the command reports) of one run, with more ``options``."""
+    """(wall seconds, the conversion seconds the command reports in its ``--json`` summary) of one run,
+    with more ``options``."""
     with tempfile.TemporaryDirectory() as out:
         command = [sys.executable, "-m", "downscale", "convert", folder, "-o", out, "--ratio", str(ratio),
-                   "--jobs", str(jobs), "--method", method, *options]
+                   "--jobs", str(jobs), "--method", method, "--json", *options]
         start = time.perf_counter()
         done = subprocess.run(command, capture_output=True, text=True)
         seconds = time.perf_counter() - start
-    found = re.search(r"in ([0-9.]+) s, [0-9.]+/s\)$", done.stdout.strip())
-    if done.returncode != 0 or found is None:
+    if done.returncode != 0:
         raise click.ClickException(f"{shlex.join(command)} failed:\n{done.stdout[-1000:]}{done.stderr[-2000:]}")
-    return seconds, float(found.group(1))
+    return seconds, json.loads(done.stdout)["seconds"]
 
 
 def large_bench(megapixels: float, ratio: int) -> dict:

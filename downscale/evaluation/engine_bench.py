@@ -8,7 +8,7 @@ median over rounds with its range, and the ratio of each engine to the first is 
 
 from __future__ import annotations
 
-import re
+import json
 import shlex
 import statistics
 import subprocess
@@ -18,29 +18,28 @@ import time
 
 import click
 
-_STARTUP = re.compile(r"^start-up ([0-9.]+) s \(to the first result\), then (\d+) in ([0-9.]+) s", re.M)
-_SUMMARY = re.compile(r"^(\d+) converted, (\d+) skipped \(already there\), (\d+) failed .*\((\d+) in ([0-9.]+) s, ", re.M)
-
 
 def run_convert(folder: str, engine: str, ratio: float, jobs: int, method: str = "learned") -> dict:
-    """One ``downscale convert FOLDER --engine ENGINE`` into a fresh folder: wall seconds, start-up seconds
-    (to the first result), images per second after it, and the converted and failed counts (a failed
-    file is reported, not an error here)."""
+    """One ``downscale convert FOLDER --engine ENGINE --json`` into a fresh folder: wall seconds, start-up
+    seconds (to the first result), images per second after it, and the converted and failed counts (a
+    failed file is reported, not an error here), from the summary the command prints."""
     with tempfile.TemporaryDirectory() as out:
         command = [sys.executable, "-m", "downscale", "convert", folder, "-o", out, "--ratio", f"{ratio:g}",
-                   "--jobs", str(jobs), "--method", method, "--engine", engine]
+                   "--jobs", str(jobs), "--method", method, "--engine", engine, "--json"]
         start = time.perf_counter()
         done = subprocess.run(command, capture_output=True, text=True)
         wall = time.perf_counter() - start
-    startup, summary = _STARTUP.search(done.stdout), _SUMMARY.search(done.stdout)
-    if done.returncode not in (0, 1) or summary is None:
+    try:
+        summary = json.loads(done.stdout) if done.returncode in (0, 1) else None
+    except json.JSONDecodeError:
+        summary = None
+    if summary is None:
         raise click.ClickException(f"{shlex.join(command)} failed:\n{done.stdout[-1000:]}{done.stderr[-2000:]}")
-    if startup is None:  # convert gives a rate after start-up only when there is more than one chunk
-        raise click.ClickException(f"{folder}: {summary.group(4)} file(s) make one chunk, so there is no rate after "
+    if summary["per_s_after_startup"] is None:  # all in the first chunk: nothing converted after start-up
+        raise click.ClickException(f"{folder}: {summary['planned']} file(s) make one chunk, so there is no rate after "
                                    "start-up to compare; use a folder of more images")
-    rest, seconds = int(startup.group(2)), float(startup.group(3))
-    return {"wall_s": wall, "startup_s": float(startup.group(1)), "per_s_after_startup": rest / max(seconds, 1e-9),
-            "converted": int(summary.group(1)), "failed": int(summary.group(3)), "files": int(summary.group(4))}
+    return {"wall_s": wall, "startup_s": summary["startup_s"], "per_s_after_startup": summary["per_s_after_startup"],
+            "converted": summary["converted"], "failed": summary["failed"], "files": summary["planned"]}
 
 
 def engine_bench(folder: str, engines: list[str], ratio: float, jobs: int, rounds: int,

@@ -474,6 +474,7 @@ def _build(root, entries, fmt) -> None:
 @FEWER
 @given(folders())
 def test_dry_run_predicts_the_real_run(drawn):
+    import json
     import re
     import tempfile
     from pathlib import Path
@@ -486,9 +487,12 @@ def test_dry_run_predicts_the_real_run(drawn):
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         _build(root, entries, fmt)
-        args = ["convert", str(root / "in"), "-o", str(root / "out"), "--method", "bicubic", *options]
+        args = ["convert", str(root / "in"), "-o", str(root / "out"), "--method", "bicubic", *options, "--json"]
         dry = CliRunner().invoke(main, [*args, "--dry-run"])
         real = CliRunner().invoke(main, args)
+    planned, done = json.loads(dry.stdout), json.loads(real.stdout)  # each file's outcome (the human lines: stderr)
+    assert [(f["source"], f["status"]) for f in planned["files"]] == [(f["source"], f["status"]) for f in done["files"]]
+    assert planned["exit_status"] == done["exit_status"] == real.exit_code
     planned = re.search(r"(\d+) to convert, (\d+) skipped \(already there\), (\d+) failed; nothing written",
                         dry.output)
     done = re.search(r"(\d+) converted, (\d+) skipped \(already there\), (\d+) failed", real.output)
@@ -497,3 +501,56 @@ def test_dry_run_predicts_the_real_run(drawn):
     assert dry.exit_code == real.exit_code
     errors = sorted(line for line in dry.output.splitlines() if line.startswith("error: "))
     assert errors == sorted(line.strip() for line in real.output.splitlines() if line.strip().startswith("error: "))
+
+
+MODES = ["L", "LA", "RGB", "RGBA", "P-tRNS", "RGB-tRNS", "I;16"]
+
+
+@st.composite
+def mixed_batches(draw):
+    """``[(name, image), ...]``: 2-6 PNGs of drawn modes (a palette or RGB with a transparent colour key,
+    16-bit grey), most of one size so that the learned method batches the RGB ones together."""
+    width, height = draw(st.integers(4, 10)), draw(st.integers(4, 10))
+    modes = draw(st.lists(st.sampled_from(MODES), min_size=2, max_size=6))
+    rng = np.random.default_rng(draw(st.integers(0, 2**16)))
+    images = []
+    for i, mode in enumerate(modes):
+        size = (width, height) if draw(st.integers(0, 3)) else (width + 1, height)
+        rgb = Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), np.uint8))
+        if mode == "I;16":
+            img = Image.fromarray(rng.integers(0, 65536, (size[1], size[0]), np.uint16))
+        elif mode == "P-tRNS":
+            img = rgb.quantize(8)
+            img.info["transparency"] = 0
+        elif mode == "RGB-tRNS":
+            img = rgb
+            img.info["transparency"] = tuple(int(v) for v in np.asarray(rgb)[0, 0])
+        else:
+            img = rgb.convert(mode)
+        images.append((f"{i}-{mode.replace(';', '')}.png", img))
+    return images
+
+
+@settings(max_examples=max(5, settings().max_examples // 20))
+@given(mixed_batches())
+def test_mixed_modes_converted_together_are_as_each_alone(images):
+    import tempfile
+    from pathlib import Path
+
+    from downscale.convert import Options, Task, convert_batch, convert_one
+
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        for name, img in images:
+            img.save(root / name, transparency=img.info["transparency"]) if "transparency" in img.info \
+                else img.save(root / name)
+        opts = Options(ratio=2)
+        together = convert_batch([Task(root / name, root / "together" / name) for name, _ in images], opts)
+        alone = [convert_one(Task(root / name, root / "alone" / name), opts) for name, _ in images]
+        assert [r.status for r in together] == [r.status for r in alone] == ["converted"] * len(images)
+        for name, _ in images:
+            with Image.open(root / "together" / name) as got, Image.open(root / "alone" / name) as want:
+                assert (got.mode, got.size, "transparency" in got.info) == (want.mode, want.size,
+                                                                            "transparency" in want.info), name
+                difference = np.abs(np.asarray(got, np.int64) - np.asarray(want, np.int64))
+                assert difference.max(initial=0) <= (257 if got.mode.startswith("I") else 1), name  # (one level)
