@@ -31,6 +31,7 @@ for (group, seed), arms in sorted(runs.items()):
         continue
     (e_res, e_run), (c_res, c_run) = arms[e_arm], arms[classical[0]]
     r = compare_runs(e_res, e_res["config"]["own_method"], c_res, c_res["config"]["own_method"])
-    print(f"| {group}: {e_arm} E vs `{classical[0]}` | {seed} | {r['n']} | {100 * r['top1_b']:.1f} | "
+    label = {"joint": "E learned jointly", "E": "frozen E (trained on classes A)"}[e_arm]
+    print(f"| {group}: {label} vs `{classical[0]}` | {seed} | {r['n']} | {100 * r['top1_b']:.1f} | "
           f"{100 * r['top1_a']:.1f} | {100 * (r['top1_a'] - r['top1_b']):+.1f} | +{r['a_only']}/−{r['b_only']} | "
           f"{r['p_mcnemar']:.2g} | {c_run['wall_seconds'] / 60:.1f} / {e_run['wall_seconds'] / 60:.1f} |")
