@@ -26,8 +26,7 @@ from ..images import write_atomic
 from ..methods import CLASSICAL, thumbnail
 from ..model import Downscaler, as_float, bicubic, output_size
 from ..pretrained import load_downscaler, save_weights, sha256
-from .config import TrainConfig
-from .data import (
+from ..training.data import (
     IndexedImageFolder,
     ThumbnailSet,
     cache_key,
@@ -38,7 +37,8 @@ from .data import (
     teacher_logits,
     thumbnail_key,
 )
-from .losses import classification, colour_shift, distillation, feature_mapping, moment_matching
+from ..training.losses import classification, colour_shift, distillation, feature_mapping, moment_matching
+from .config import TrainConfig
 from .nets import ThumbNet, build_student, build_teacher, fm_channels, tap
 
 SKIP_NAMES = {"mean": "area (block mean)", "nearest": "nearest (subsampling)", "bicubic": "bicubic without antialias"}

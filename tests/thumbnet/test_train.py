@@ -12,8 +12,8 @@ from downscale.classifiers import Classifier, build_classifier, load_classifier
 from downscale.cli import main
 from downscale.methods import thumbnail
 from downscale.pretrained import load_downscaler, load_weights
-from downscale.thumbnet.data import IndexedImageFolder, epoch_flips, split_holdout, teacher_logits
 from downscale.thumbnet.train import train
+from downscale.training.data import IndexedImageFolder, epoch_flips, split_holdout, teacher_logits
 
 from .conftest import SHARED
 
@@ -177,8 +177,8 @@ def test_holdout_accuracy_from_cached_teacher_logits_matches_a_forward(tiny_data
 def test_step_losses_terms_follow_stage_and_config():
     from downscale.model import bicubic
     from downscale.thumbnet.config import TrainConfig
-    from downscale.thumbnet.losses import classification, colour_shift, distillation, moment_matching
     from downscale.thumbnet.train import step_losses
+    from downscale.training.losses import classification, colour_shift, distillation, moment_matching
 
     torch.manual_seed(0)
     x = torch.rand(2, 3, 16, 16)
