@@ -4,5 +4,6 @@
 - ``config``: ``TrainConfig``.
 - ``nets``: teacher, student and the ``ThumbNet`` module trained as one.
 - ``train``: the run, from the teacher cache to the exported weights.
+- ``card``: the run's model card, rendered from its record.
 - ``command``: the ``downscale train`` click command.
 """
