@@ -1,5 +1,5 @@
 """DRNet-style dynamic resolution (Zhu et al., NeurIPS 2021) behind ``ratio="auto"``: the inference
-models (their trainer, evaluation and commands are in ``downscale.drnet``).
+models (their trainer and commands are in ``downscale.drnet``, their evaluation in ``evaluation.dynamic``).
 
 - ``ResolutionPredictor``: a few convolutions on a small preview (the whole image squashed to
   ``preview x preview`` px by antialiased bicubic) scoring each candidate ratio.

@@ -16,10 +16,10 @@ import click
 import torch
 
 from downscale.classifiers import class_indices
-from downscale.drnet.evaluate import early_exit_rows
 from downscale.drnet.train import per_ratio_outcomes
 from downscale.dynamic import load_multires
-from downscale.thumbnet.data import IndexedImageFolder, split_holdout
+from downscale.evaluation.dynamic import early_exit_rows
+from downscale.training.data import IndexedImageFolder, split_holdout
 
 DATA = Path(os.environ.get("DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 GRID = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99, 0.995)

@@ -1,4 +1,5 @@
-"""Shared fixtures: the ../shared data folder (tests skip without it) and small real photos."""
+"""Shared fixtures: the ../shared data folder (tests skip without it), small real photos, a tiny training
+folder and a small DRNet multi-resolution classifier."""
 
 from __future__ import annotations
 
@@ -9,6 +10,10 @@ import pytest
 import torch
 import torchvision
 from PIL import Image
+
+from downscale.classifiers import Classifier
+from downscale.dynamic import MultiResolutionClassifier
+from downscale.model import Downscaler
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -58,3 +63,23 @@ def tiny_data(tmp_path_factory):
     torch.manual_seed(0)
     torch.save(torchvision.models.mobilenet_v2(num_classes=1001).state_dict(), root / "teacher.pt")
     return root
+
+
+# DRNet: a small classifier with non-trivial BN statistics and its multi-resolution version
+@pytest.fixture(scope="module")
+def base():
+    torch.manual_seed(0)
+    classifier = Classifier("mobilenet_v2", 5, "minus1to1").eval()
+    with torch.no_grad():  # non-trivial BN statistics, so a wrong BN copy shows in the logits
+        for m in classifier.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.1, 0.1)
+                m.running_var.uniform_(0.5, 1.5)
+    return classifier
+
+
+@pytest.fixture
+def multires(base):
+    torch.manual_seed(1)
+    downscalers = {r: (f"identity-r{r}", Downscaler(r).eval()) for r in (2, 4)}
+    return MultiResolutionClassifier.from_classifier(base, downscalers).eval()

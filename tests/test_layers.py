@@ -1,11 +1,14 @@
 """The import contract between the package's layers (docs/layout.md).
 
-core (inference) <- training <- evaluation <- cli: a module imports only from its own layer or below;
-the core imports no click; evaluation imports no private name from training; nothing imports
-``downscale.cli`` but ``python -m downscale``.
+Folders are layers: core (the top-level modules) <- training kit (``training/``) <- trainers (``thumbnet/``,
+``drnet/``: siblings, neither imports the other) <- evaluation (``evaluation/``) <- cli (the click commands,
+each in the folder of what it runs). A module imports only from its own layer or below, and no modules
+import each other around a circle; the core imports no click; evaluation imports no private name from
+training; nothing imports ``downscale.cli`` but ``python -m downscale``.
 """
 
 import ast
+import graphlib
 import json
 import pkgutil
 import subprocess
@@ -17,24 +20,19 @@ import pytest
 import downscale
 
 PACKAGE = Path(downscale.__file__).parent
-CORE, TRAINING, EVALUATION, CLI = range(4)
-# every module, by layer; a new module must be placed here (test_every_module_has_a_layer)
-LAYERS = {
-    CORE: ["downscale", "downscale.errors", "downscale.sizes", "downscale.kernels", "downscale.model",
-           "downscale.pretrained", "downscale.resize", "downscale.transforms", "downscale.images",
-           "downscale.convert", "downscale.jpeg", "downscale.engines", "downscale.classifiers", "downscale.methods",
-           "downscale.memory", "downscale.dynamic"],
-    TRAINING: ["downscale.thumbnet", "downscale.thumbnet.config", "downscale.thumbnet.data",
-               "downscale.thumbnet.losses", "downscale.thumbnet.nets", "downscale.thumbnet.train",
-               "downscale.drnet", "downscale.drnet.train"],
-    EVALUATION: ["downscale.evaluation", "downscale.evaluation.cost",
-                 "downscale.evaluation.quality", "downscale.evaluation.report", "downscale.evaluation.runner",
-                 "downscale.evaluation.stats", "downscale.evaluation.bench_worker", "downscale.evaluation.engine_bench",
-                 "downscale.drnet.evaluate"],
-    CLI: ["downscale.cli", "downscale.__main__", "downscale.demo", "downscale.thumbnet.command",
-          "downscale.drnet.command", "downscale.evaluation.command", "downscale.evaluation.bench"],
+CORE, KIT, TRAINERS, EVALUATION, CLI = range(5)
+# each folder's layer: a module takes its folder's, unless it is a command
+FOLDERS = {
+    "downscale": CORE,
+    "downscale.training": KIT,
+    "downscale.thumbnet": TRAINERS,
+    "downscale.drnet": TRAINERS,
+    "downscale.evaluation": EVALUATION,
 }
-LAYER = {module: layer for layer, modules in LAYERS.items() for module in modules}
+# the click commands (the CLI layer), each beside the code it runs
+COMMANDS = ["downscale.cli", "downscale.__main__", "downscale.demo", "downscale.thumbnet.command",
+            "downscale.drnet.command", "downscale.evaluation.command", "downscale.evaluation.bench"]
+TRAINER_FOLDERS = [folder for folder, layer in FOLDERS.items() if layer == TRAINERS]
 
 
 def _modules() -> list[str]:
@@ -44,15 +42,26 @@ def _modules() -> list[str]:
     return found
 
 
+MODULES = _modules()
+
+
 def _source(module: str) -> Path:
     path = PACKAGE.joinpath(*module.split(".")[1:])
     return path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
 
 
+def _folder(module: str) -> str:
+    """The package whose folder holds the module's file (a package's ``__init__`` is in its own)."""
+    return module if _source(module).name == "__init__.py" else module.rpartition(".")[0]
+
+
+LAYER = {module: CLI if module in COMMANDS else FOLDERS.get(_folder(module)) for module in MODULES}
+
+
 def _imports(module: str) -> list[tuple[str, list[str]]]:
     """``(imported downscale module, names taken from it)`` for every import statement of ``module``,
     at any depth (imports inside functions count: they run too)."""
-    package = module if _source(module).name == "__init__.py" else module.rpartition(".")[0]
+    package = _folder(module)
     found = []
     for node in ast.walk(ast.parse(_source(module).read_text(), str(_source(module)))):
         if isinstance(node, ast.Import):
@@ -71,6 +80,12 @@ def _imports(module: str) -> list[tuple[str, list[str]]]:
     return found
 
 
+def _graph() -> dict[str, set[str]]:
+    """Each module -> the package's modules it imports."""
+    return {module: {target for target, _ in _imports(module) if target in LAYER and target != module}
+            for module in MODULES}
+
+
 def test_the_import_reader_sees_relative_lazy_and_absolute_imports():
     assert ("downscale.dynamic", ["choose_ratios"]) in _imports("downscale.resize")  # lazy, relative
     assert ("downscale.dynamic", ["load_multires", "load_predictor"]) in _imports("downscale.drnet.command")  # up
@@ -81,24 +96,47 @@ def test_the_import_reader_sees_relative_lazy_and_absolute_imports():
 def test_folders_are_layers():
     """The core is the package's top-level modules (and the data files beside them); every folder is a
     higher layer, so that nothing in the core reaches into a folder."""
-    assert [module for module in LAYERS[CORE] if module.count(".") > 1] == []
+    assert [module for module, layer in LAYER.items() if layer == CORE and module.count(".") > 1] == []
     assert (PACKAGE / "imagenet_wnids.txt").is_file()  # classifiers' class list, beside it
 
 
 def test_every_module_has_a_layer():
-    assert sorted(set(_modules()) - set(LAYER)) == []
-    assert sorted(set(LAYER) - set(_modules())) == []
+    assert sorted(module for module, layer in LAYER.items() if layer is None) == []
+    assert sorted(set(FOLDERS) - set(MODULES)) == []
+    assert sorted(set(COMMANDS) - set(MODULES)) == []
 
 
-@pytest.mark.parametrize("module", sorted(LAYER))
+@pytest.mark.parametrize("module", MODULES)
 def test_imports_point_down_the_layers(module):
     upward = [(target, LAYER[target]) for target, _ in _imports(module) if LAYER.get(target, CORE) > LAYER[module]]
     assert upward == [], f"{module} (layer {LAYER[module]}) imports a higher layer"
 
 
+def test_the_trainers_are_siblings_on_the_kit():
+    """Neither trainer's folder imports the other's (commands included): what both need is in the kit."""
+    crossing = [(module, target) for module in MODULES for target, _ in _imports(module)
+                for other in TRAINER_FOLDERS
+                if _folder(module) in TRAINER_FOLDERS and _folder(module) != other
+                and (target == other or target.startswith(other + "."))]
+    assert crossing == []
+
+
+def test_no_import_cycles():
+    try:
+        graphlib.TopologicalSorter(_graph()).prepare()
+    except graphlib.CycleError as exc:
+        pytest.fail(f"modules import each other around a circle: {' -> '.join(exc.args[1])}")
+
+
+def test_the_cycle_check_sees_a_cycle():
+    with pytest.raises(graphlib.CycleError):
+        graphlib.TopologicalSorter({**_graph(), "downscale.errors": {"downscale.resize"}}).prepare()
+
+
 def test_evaluation_uses_only_public_names_of_training():
-    private = [(module, target, name) for module in LAYERS[EVALUATION] for target, names in _imports(module)
-               if LAYER.get(target) == TRAINING for name in names if name.startswith("_")]
+    private = [(module, target, name) for module in MODULES if LAYER[module] == EVALUATION
+               for target, names in _imports(module)
+               if LAYER.get(target) in (KIT, TRAINERS) for name in names if name.startswith("_")]
     assert private == []
 
 
@@ -110,17 +148,16 @@ def test_nothing_imports_the_cli_but_python_m_downscale():
 
 _PROBE = """
 import importlib, json, sys
-forbidden = ("click", "downscale.thumbnet", "downscale.drnet.train", "downscale.drnet.evaluate",
-             "downscale.drnet.command", "downscale.evaluation", "downscale.cli")
+forbidden = tuple(sys.argv[1].split(","))
 loaded = {}
-for module in sys.argv[1:]:
+for module in sys.argv[2:]:
     try:
         importlib.import_module(module)
     except ModuleNotFoundError as exc:  # an optional third-party dependency (triton) is absent
         if exc.name.startswith("downscale"):
             raise
         continue
-    loaded[module] = sorted(m for m in sys.modules if m.split(".")[0] == "click" or m.startswith(forbidden[1:]))
+    loaded[module] = sorted(m for m in sys.modules if m.split(".")[0] == "click" or m.startswith(forbidden))
     if loaded[module]:
         break
 print(json.dumps(loaded))
@@ -130,7 +167,10 @@ print(json.dumps(loaded))
 def test_importing_the_core_loads_no_training_evaluation_cli_or_click():
     # One fresh interpreter imports the core modules one by one and looks after each: a forbidden
     # module that appears is pinned on the first import that loaded it, as a fresh process per module would.
-    out = subprocess.run([sys.executable, "-c", _PROBE, *LAYERS[CORE]], capture_output=True, text=True, check=True)
+    forbidden = [folder for folder, layer in FOLDERS.items() if layer != CORE] + ["downscale.cli"]
+    core = [module for module in MODULES if LAYER[module] == CORE]
+    out = subprocess.run([sys.executable, "-c", _PROBE, ",".join(forbidden), *core], capture_output=True, text=True,
+                         check=True)
     loaded = json.loads(out.stdout)
     assert {module: found for module, found in loaded.items() if found} == {}
     assert "downscale.dynamic" in loaded and "downscale.resize" in loaded

@@ -55,13 +55,14 @@ def _modules_after(code: str) -> set[str]:
 def test_import_downscale_loads_neither_torch_nor_training_code():
     modules = _modules_after("import downscale")
     assert "torch" not in modules
-    assert not any(m.startswith(("downscale.thumbnet", "downscale.evaluation")) for m in modules)
+    assert not any(m.startswith(("downscale.training", "downscale.thumbnet", "downscale.evaluation")) for m in modules)
 
 
 def test_using_the_api_does_not_import_training_or_evaluation_code():
     modules = _modules_after("from downscale import learned_resize, LearnedResize; import downscale.cli")
     assert "torch" in modules
-    assert not any(m.startswith(("downscale.thumbnet", "downscale.evaluation", "downscale.drnet")) for m in modules)
+    assert not any(m.startswith(("downscale.training", "downscale.thumbnet", "downscale.evaluation", "downscale.drnet"))
+               for m in modules)
 
 
 def test_bicubic_conversion_path_is_torch_free():

@@ -1,7 +1,7 @@
-"""DRNet dynamic resolution (Zhu et al., NeurIPS 2021): training, evaluation and commands. The
-inference models (behind ``ratio="auto"``) are in the core, ``downscale.dynamic``.
+"""DRNet dynamic resolution (Zhu et al., NeurIPS 2021): the trainer, a sibling of ``thumbnet`` on the
+training kit (``downscale.training``). The inference models (behind ``ratio="auto"``) are in the core,
+``downscale.dynamic``; their evaluation is ``downscale.evaluation.dynamic``.
 
-- ``train``: its two training stages (training layer, on the ThumbNet data and teacher cache).
-- ``evaluate``: accuracy against mean FLOPs beside fixed ratios and random choices (evaluation layer).
+- ``train``: ``DynamicConfig`` and the two training stages.
 - ``command``: the ``train-dynamic`` and ``eval-dynamic`` click commands.
 """

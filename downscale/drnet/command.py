@@ -9,9 +9,9 @@ import click
 
 from ..classifiers import build_classifier
 from ..dynamic import load_multires, load_predictor
+from ..evaluation.dynamic import evaluate_dynamic, markdown
 from ..evaluation.report import write_text
-from ..thumbnet.command import config_options
-from .evaluate import evaluate_dynamic, markdown
+from ..training.options import config_options
 from .train import DynamicConfig, train_dynamic
 
 

@@ -1,4 +1,4 @@
-"""DRNet training in two stages (Zhu et al., NeurIPS 2021), on the ThumbNet data and teacher cache.
+"""DRNet training in two stages (Zhu et al., NeurIPS 2021), on the training kit's data and teacher cache.
 
 Stage 1: a MultiResolutionClassifier initialised from the teacher learns every ratio at once: each
 step sums KD (teacher logits on the full image, cached) + CE over ratios 1, 2, 4, the thumbnails made
@@ -28,9 +28,9 @@ from ..classifiers import build_classifier, class_indices
 from ..dynamic import RATIOS, DynamicClassifier, MultiResolutionClassifier, ResolutionPredictor, load_multires
 from ..images import write_atomic
 from ..pretrained import default_weights, load_downscaler, save_weights, sha256
-from ..thumbnet.config import RunConfig, setting
-from ..thumbnet.data import IndexedImageFolder, cache_key, epoch_flips, flip_where, split_holdout, teacher_logits
-from ..thumbnet.losses import classification, distillation
+from ..training.config import RunConfig, setting
+from ..training.data import IndexedImageFolder, cache_key, epoch_flips, flip_where, split_holdout, teacher_logits
+from ..training.losses import classification, distillation
 
 CL = torch.channels_last
 

@@ -9,8 +9,8 @@ from torch import nn
 
 from ..classifiers import EXTERNAL, Classifier, build_classifier
 from ..model import Downscaler
+from ..training.losses import FMDecoder
 from .config import TrainConfig
-from .losses import FMDecoder
 
 
 def build_teacher(cfg: TrainConfig) -> Classifier:

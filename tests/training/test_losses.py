@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from downscale.classifiers import Classifier
-from downscale.thumbnet.losses import (
+from downscale.thumbnet.nets import fm_channels, tap
+from downscale.training.losses import (
     FMDecoder,
     classification,
     colour_shift,
@@ -12,7 +13,6 @@ from downscale.thumbnet.losses import (
     feature_mapping,
     moment_matching,
 )
-from downscale.thumbnet.nets import fm_channels, tap
 
 
 def test_moment_matching_known_answer():

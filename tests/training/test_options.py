@@ -9,7 +9,8 @@ from click.testing import CliRunner
 from downscale.drnet.command import train_dynamic_command
 from downscale.drnet.train import DynamicConfig
 from downscale.thumbnet.command import train
-from downscale.thumbnet.config import RunConfig, TrainConfig
+from downscale.thumbnet.config import TrainConfig
+from downscale.training.config import RunConfig
 
 COMMANDS = [(train, TrainConfig, "downscale.thumbnet.train.train"),
             (train_dynamic_command, DynamicConfig, "downscale.drnet.command.train_dynamic")]

@@ -9,8 +9,8 @@ from click.testing import CliRunner
 from PIL import Image
 
 from downscale.cli import main
-from downscale.drnet.evaluate import compare, early_exit_rows, markdown
 from downscale.dynamic import ResolutionPredictor
+from downscale.evaluation.dynamic import compare, early_exit_rows, markdown
 from downscale.pretrained import save_weights
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -15,10 +15,10 @@ import time
 import torch
 
 from ..classifiers import class_indices
+from ..drnet.train import per_ratio_outcomes
 from ..dynamic import DynamicClassifier, MultiResolutionClassifier, ResolutionPredictor, exit_steps
-from ..evaluation.stats import discordant, mcnemar_exact, wilson_interval
-from ..thumbnet.data import IndexedImageFolder
-from .train import per_ratio_outcomes
+from ..training.data import IndexedImageFolder
+from .stats import discordant, mcnemar_exact, wilson_interval
 
 
 def _row(name: str, correct: torch.Tensor, flops: float, **extra) -> dict:
