@@ -157,8 +157,9 @@ def train(cfg: TrainConfig, *, resume: bool = False, stop_after: int | None = No
     stages = cfg.stage_epochs
     teacher.to(device, memory_format=CL)
     cache = _TeacherCache(cfg, teacher, dataset, rank, world, device, say)
-    # Caches cover every image of the folder, so runs with another seed, holdout or --limit reuse them.
-    everything = list(range(len(dataset)))
+    # Without --limit the caches cover every image of the folder, so runs with another seed or holdout reuse
+    # them; a --limit run caches only its own images (a small run on a large folder stays small).
+    everything = list(range(len(dataset))) if cfg.limit is None else sorted(train_idx + held_idx)
     kd = cfg.w_kd > 0 and "distill" in stages
     logits = cache.logits(everything, cfg.flip) if kd else cache.logits(held_idx, False) if held_idx else None
     cached = logits if kd else None

@@ -212,10 +212,10 @@ def test_fixed_thumbnails_refuse_feature_mapping(tiny_config):
         tiny_config(downscaler="bicubic", strategy="fm")
 
 
-def test_runs_with_another_seed_or_limit_reuse_the_caches(tiny_config, tmp_path):
+def test_runs_with_another_seed_or_holdout_reuse_the_caches(tiny_config, tmp_path):
     quiet = lambda *a: None  # noqa: E731
-    train(tiny_config(out=str(tmp_path / "a"), downscaler="area", ratio=4, seed=0, limit=8), echo=quiet)
-    train(tiny_config(out=str(tmp_path / "b"), downscaler="area", ratio=4, seed=1, limit=6), echo=quiet)
+    train(tiny_config(out=str(tmp_path / "a"), downscaler="area", ratio=4, seed=0, limit=None), echo=quiet)
+    train(tiny_config(out=str(tmp_path / "b"), downscaler="area", ratio=4, seed=1, limit=None, holdout=6), echo=quiet)
     assert len(list((tmp_path / "cache").glob("teacher-logits-*.pt"))) == 1
     assert len(list((tmp_path / "cache").glob("thumbnails-*.pt"))) == 1
 
