@@ -4,7 +4,7 @@
 >>> thumb = learned_resize(pil_image, ratio=4)   # same type back: PIL, ndarray or tensor
 
 Names are imported on first use, so ``import downscale`` (and file-only commands such as
-``downscale convert --method bicubic``) does not pay for importing torch. Every error raised on
+``downscale convert --method pil_bicubic``) does not pay for importing torch. Every error raised on
 purpose is a ``DownscaleError``.
 """
 

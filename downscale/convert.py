@@ -27,6 +27,7 @@ from .images import (
     webp_lossless,
     write_image,
 )
+from .methods import CONVERT_METHODS, canonical
 from .sizes import fov_box, output_size
 
 __all__ = ["Options", "Task", "Result", "find_images", "plan", "preview", "thumbnail", "convert_one",
@@ -42,8 +43,8 @@ class Options:
     """What to do with each file (picklable, sent to worker processes)."""
 
     ratio: float | str = 2  # or "auto" (learned method only)
-    method: str = "learned"  # learned | bicubic (Pillow)
-    draft: bool = True  # bicubic: decode JPEGs at a reduced scale that keeps >= DRAFT_GAP x the output size
+    method: str = "learned"  # learned | pil_bicubic (methods.CONVERT_METHODS; "bicubic": pil_bicubic, deprecated)
+    draft: bool = True  # pil_bicubic: decode JPEGs at a reduced scale that keeps >= DRAFT_GAP x the output size
     fmt: str = "keep"  # keep | jpeg | png | webp
     quality: int = 90
     overwrite: bool = False
@@ -51,6 +52,12 @@ class Options:
     device: str = "cpu"
     first_frame: bool = False  # animations and multi-page files: write the first frame only, without a warning
     fov: float = 1.0  # the centre fraction of each side the thumbnail shows, at the whole image's thumbnail size
+
+    def __post_init__(self):
+        method = canonical(self.method, "convert", stacklevel=3)  # (called from the dataclass's __init__)
+        if method not in CONVERT_METHODS:
+            raise ValueError(f"Options.method must be one of {', '.join(CONVERT_METHODS)}, got {self.method!r}")
+        object.__setattr__(self, "method", method)
 
 
 class Result(NamedTuple):
@@ -154,9 +161,9 @@ def plan(files: list[tuple[Path, Path]], outdir: Path, fmt: str, shard: tuple[in
 
 def thumbnail(img: Image.Image, opts: Options, scale: int = 1) -> Image.Image:
     """The image reduced by ``opts.ratio`` with the chosen method; ``img`` may be a JPEG decoded at
-    ``1 / scale`` of its full size (bicubic only, see ``read_image_reduced``). With ``opts.fov < 1``
+    ``1 / scale`` of its full size (pil_bicubic only, see ``read_image_reduced``). With ``opts.fov < 1``
     the centre crop (``sizes.fov_box`` of the full size) is resized to the whole image's thumbnail size."""
-    if opts.method == "bicubic":
+    if opts.method == "pil_bicubic":
         if img.mode == "1":  # black and white: resize as grey (Pillow would take nearest neighbour for "1")
             img = img.convert("L")
         elif img.mode in ("P", "PA"):
@@ -298,7 +305,7 @@ def _open(task: Task, opts: Options) -> _Opened | Result:
         decided = _decide(task, opts)
         if isinstance(decided, Result):
             return decided
-        drafting = opts.method == "bicubic" and opts.draft
+        drafting = opts.method == "pil_bicubic" and opts.draft
         img, scale = read_image_reduced(task.source, int(opts.ratio * opts.fov // DRAFT_GAP) if drafting else 1)
         img.info.pop("frames", None)
         lossless = img.format == "WEBP" and decided.fmt == "WEBP" and webp_lossless(task.source)

@@ -87,3 +87,11 @@ def test_draft_decoding_is_only_used_for_bicubic_reducing_at_least_twice_from_th
         assert convert_one(task, Options(ratio=ratio, method=method, draft=draft, fmt="png")).status == "converted"
         outs.append(np.asarray(Image.open(task.dest)))
     assert np.array_equal(*outs)
+
+
+def test_options_method_bicubic_is_the_deprecated_spelling_of_pil_bicubic():
+    with pytest.warns(DeprecationWarning, match="convert method 'bicubic' is now spelled 'pil_bicubic'"):
+        assert Options(method="bicubic").method == "pil_bicubic"
+    assert Options(method="pil_bicubic").method == "pil_bicubic"
+    with pytest.raises(ValueError, match="Options.method must be one of learned, pil_bicubic, got 'area'"):
+        Options(method="area")

@@ -363,3 +363,13 @@ def _check_a_trained_skip_layout(model, x, ratio, monkeypatch):
         model.eval()
         flat = torch.tensor([0.8, 0.1, 0.3]).view(1, 3, 1, 1).expand(1, 3, 24, 40)
         torch.testing.assert_close(model(flat), flat[..., : 24 // ratio, : 40 // ratio], rtol=0, atol=1e-6)
+
+
+def test_skip_mean_is_the_old_spelling_of_area():
+    with pytest.warns(DeprecationWarning, match="skip method 'mean' is now spelled 'area'"):
+        old = Downscaler(2, 8, "area", "mean")
+    new = Downscaler(2, 8, "area", "area")
+    assert old.skip == new.skip == Downscaler(2, 8, "area").skip == "area"
+    assert old.config() == new.config() == {"ratio": 2, "width": 8, "arch": "area"}  # files unchanged
+    with pytest.raises(ValueError, match=r"skip must be one of \('area', 'nearest', 'bicubic'\)"):
+        Downscaler(2, 8, "area", "block")

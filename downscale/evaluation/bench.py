@@ -135,14 +135,14 @@ def gpu_bench(batches: list[int], side: int, ratios: list[int], repeats: int, wa
 
 def convert_bench(folder: str, ratio: int, jobs: int, repeats: int) -> list[dict]:
     """Seconds and images per second of ``downscale convert FOLDER --jobs J`` as a real subprocess
-    (start-up, decode, resize, encode and write included) for ``--method learned`` and ``bicubic``,
+    (start-up, decode, resize, encode and write included) for ``--method learned`` and ``pil_bicubic``,
     median of ``repeats`` runs into fresh folders; also the rate after start-up (imports, weights),
     from the conversion time the command itself reports."""
     files = [f for f, _ in find_images([Path(folder)], Path(tempfile.gettempdir()) / "unused", recursive=True)[0]]
     if not files:
         raise click.BadParameter(f"{folder} holds no images", param_hint="--folder")
     rows = []
-    for method in ("learned", "bicubic"):
+    for method in ("learned", "pil_bicubic"):
         runs = [_time_convert(folder, ratio, jobs, method) for _ in range(repeats)]
         seconds, converting = (statistics.median(r[k] for r in runs) for k in (0, 1))
         rows.append({"method": method, "images": len(files), "ratio": ratio, "jobs": jobs, "seconds": seconds,
