@@ -1,15 +1,16 @@
-"""The output-size rule and the checks of ratio and size arguments, free of torch so that file-only
-code paths (``downscale convert --method bicubic``) start fast."""
+"""The output-size rule, the checks of ratio and size arguments and the one comma-list parser of the
+commands, free of torch so that file-only code paths (``downscale convert --method pil_bicubic``) start fast."""
 
 from __future__ import annotations
 
 import math
 import numbers
 import reprlib
+from typing import Callable
 
 from .errors import InvalidArgumentError
 
-__all__ = ["output_size", "check_ratio", "check_size", "check_fov", "fov_box"]
+__all__ = ["output_size", "check_ratio", "check_size", "check_fov", "fov_box", "parse_list"]
 
 
 def output_size(height: int, width: int, ratio: float) -> tuple[int, int]:
@@ -103,3 +104,25 @@ def fov_box(height: int, width: int, fov: float | tuple[int, int, int, int]) -> 
     h, w = (max(1, math.floor(fov * side + 0.5)) for side in (height, width))
     top, left = (height - h) // 2, (width - w) // 2
     return left, top, left + w, top + h
+
+
+def parse_list(text: str, kind: Callable = str, count: int | None = None, example: str | None = None) -> list:
+    """``text`` split at commas, each item stripped and converted by ``kind`` (empty items dropped):
+    the one list parser of the command-line options. ValueError saying what was expected (exactly
+    ``count`` items when given; like ``example``) and what ``text`` was.
+
+    Example:
+        >>> parse_list("2, 4,", float)
+        [2.0, 4.0]
+        >>> parse_list("learned,area")
+        ['learned', 'area']
+    """
+    expected = (f"{count} " if count is not None else "") + "comma-separated " + (
+        "names" if kind is str else "numbers") + (f", e.g. {example}" if example else "")
+    try:
+        items = [kind(item.strip()) for item in text.split(",") if item.strip()]
+    except (TypeError, ValueError):
+        raise ValueError(f"expected {expected}; got {text!r}") from None
+    if count is not None and len(items) != count:
+        raise ValueError(f"expected {expected}; got {text!r}")
+    return items

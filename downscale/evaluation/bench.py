@@ -27,6 +27,7 @@ from ..convert import find_images
 from ..model import TRAINED_RATIOS, bicubic, output_size
 from ..pretrained import default_weights, load_downscaler
 from ..resize import learned_resize
+from ..sizes import parse_list
 from .cost import median_time
 from .report import write_text
 
@@ -36,10 +37,11 @@ PIL_FILTERS = {"bicubic": Image.Resampling.BICUBIC, "nearest": Image.Resampling.
 
 
 def _ints(ctx, param, value):
+    """Click callback: ``sizes.parse_list`` of integers, its ValueError a usage error."""
     try:
-        return [int(v) for v in value.split(",") if v.strip()]
+        return parse_list(value, int)
     except ValueError as exc:
-        raise click.BadParameter(f"expected comma-separated integers ({exc})") from exc
+        raise click.BadParameter(str(exc)) from None
 
 
 def _trained_ratios(ratios: list[int]) -> list[int]:
@@ -289,7 +291,7 @@ def bench(sizes, ratios, repeats, warmup, batch, batch_side, classifier, num_cla
     if folder and engines:
         from .engine_bench import engine_bench, engine_table
 
-        names = [e.strip() for e in engines.split(",") if e.strip()]
+        names = parse_list(engines)
         click.echo(f"\n## `downscale convert {folder} --ratio {convert_ratio} --jobs {jobs} --engine E` on each engine, "
                    f"{repeats} alternating rounds: median (range); start-up = to the first result\n")
         results["engines"] = engine_bench(folder, names, convert_ratio, jobs, repeats)

@@ -18,18 +18,19 @@ from ..methods import CLASSICAL, METHODS, REFERENCE, check_methods
 from ..model import TRAINED_RATIOS, output_size
 from ..pretrained import default_weights, list_pretrained, load_downscaler, load_weights
 from ..resize import check_device
-from ..sizes import check_fov
+from ..sizes import check_fov, parse_list
 from . import runner
 from .report import grid_png, markdown, write_json, write_text
 from .runner import VIEWS
 
 
 def _csv(kind):
+    """Click callback: ``sizes.parse_list`` of the value, its ValueError a usage error."""
     def parse(ctx, param, value):
         try:
-            return [kind(v.strip()) for v in value.split(",") if v.strip()]
+            return parse_list(value, kind)
         except ValueError as exc:
-            raise click.BadParameter(f"expected a comma-separated list ({exc})") from exc
+            raise click.BadParameter(str(exc)) from None
     return parse
 
 
@@ -83,12 +84,12 @@ def _fovs(ctx, param, value):
     if value is None:
         return None
     fovs = []
-    for text in value.split(","):
+    for text in parse_list(value):
         try:
-            fovs.append(check_fov(_number(text.strip())))
+            fovs.append(check_fov(_number(text)))
         except (ValueError, InvalidArgumentError):
             raise click.BadParameter(f"expected numbers with 0 < fov <= 1 (the centre fraction of each side), "
-                                     f"comma-separated, e.g. 1,0.875,0.75; got {text.strip()!r}") from None
+                                     f"comma-separated, e.g. 1,0.875,0.75; got {text!r}") from None
     if len(set(fovs)) != len(fovs):
         raise click.BadParameter(f"a field of view is listed twice in {value!r}")
     return [int(f) if f == 1 else f for f in fovs]
