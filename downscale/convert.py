@@ -24,6 +24,7 @@ from .images import (
     read_header,
     read_image_reduced,
     refused,
+    to_working_mode,
     webp_lossless,
     write_image,
 )
@@ -164,14 +165,7 @@ def thumbnail(img: Image.Image, opts: Options, scale: int = 1) -> Image.Image:
     ``1 / scale`` of its full size (pil_bicubic only, see ``read_image_reduced``). With ``opts.fov < 1``
     the centre crop (``sizes.fov_box`` of the full size) is resized to the whole image's thumbnail size."""
     if opts.method == "pil_bicubic":
-        if img.mode == "1":  # black and white: resize as grey (Pillow would take nearest neighbour for "1")
-            img = img.convert("L")
-        elif img.mode in ("P", "PA"):
-            img = img.convert("RGBA" if img.mode == "PA" or "transparency" in img.info else "RGB")
-        elif img.mode in ("L", "RGB") and img.info.get("transparency") is not None:  # a colour key: as alpha
-            img = img.convert(img.mode + "A")
-        elif img.mode in ("I;16B", "I;16L", "I;16N"):  # by value (Pillow's convert clips big-endian data)
-            img = Image.fromarray(np.asarray(img).astype(np.uint16))
+        img = to_working_mode(img)  # (for "1" Pillow would take nearest neighbour; a palette cannot blend)
         height, width = output_size(img.height * scale, img.width * scale, opts.ratio)
         box = None
         if opts.fov != 1:  # in the decoded image's pixels (float: a reduced decode need not divide them)
