@@ -19,7 +19,7 @@ from .errors import ImageReadError
 
 __all__ = ["IMAGE_SUFFIXES", "FORMAT_SUFFIX", "MULTI_FRAME_FORMATS", "Frames", "read_image", "read_image_reduced",
            "read_frames", "write_image", "write_atomic", "upright_transpose", "TRANSPOSE_AXES", "WORKING_MODES",
-           "working_mode", "to_working_mode"]
+           "working_mode", "to_working_mode", "check_openable"]
 
 # Suffixes `downscale convert` picks up in folders (files named on the command line are always tried).
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".apng", ".webp", ".bmp", ".tif", ".tiff", ".gif",
@@ -221,16 +221,28 @@ def refused(path: str | os.PathLike, exc: Exception) -> ImageReadError:
     return ImageReadError(f"{path}: refused: {exc} (raise PIL.Image.MAX_IMAGE_PIXELS if you trust the file)")
 
 
-def _decode(path: str | os.PathLike, decode: Callable[[Image.Image], T]) -> T:
-    """``decode(Image.open(path))``, with every failure raised as an ImageReadError naming the file."""
+def check_openable(path: str | os.PathLike) -> None:
+    """The check before opening ``path`` (opening a FIFO would block forever): ImageReadError naming it
+    unless it is a non-empty regular file.
+
+    Example:
+        >>> check_openable("/")
+        Traceback (most recent call last):
+        downscale.errors.ImageReadError: /: not an image file: not a regular file (a folder, FIFO, socket or device)
+    """
     try:
-        info = os.stat(path)  # before opening: opening a FIFO would block forever
+        info = os.stat(path)
     except OSError as exc:
         raise ImageReadError(f"{path}: cannot read: {exc.strerror or exc}") from None
     if not stat.S_ISREG(info.st_mode):
         raise ImageReadError(f"{path}: not an image file: not a regular file (a folder, FIFO, socket or device)")
     if info.st_size == 0:
         raise ImageReadError(f"{path}: not an image file: it is empty (0 bytes)")
+
+
+def _decode(path: str | os.PathLike, decode: Callable[[Image.Image], T]) -> T:
+    """``decode(Image.open(path))``, with every failure raised as an ImageReadError naming the file."""
+    check_openable(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
-import stat
 import struct
 import warnings
 from pathlib import Path
@@ -23,7 +21,7 @@ import torch
 from PIL import Image
 
 from .convert import Options, Result, Task, convert_batch, settled_result, store_result
-from .images import TRANSPOSE_AXES, upright_transpose, write_atomic, write_image
+from .images import TRANSPOSE_AXES, check_openable, upright_transpose, write_atomic, write_image
 
 __all__ = ["decode_jpegs", "encode_jpegs", "with_icc", "upright", "convert_jpegs"]
 
@@ -102,9 +100,7 @@ class _Photo(NamedTuple):
 def _photo(task: Task, opts: Options) -> _Photo | None:
     """The task as a ``_Photo`` if it is a colour JPEG Pillow would read without complaint, else None."""
     try:
-        info = os.stat(task.source)
-        if not stat.S_ISREG(info.st_mode) or info.st_size == 0:  # (never open a FIFO: it would block)
-            return None
+        check_openable(task.source)
         data = Path(task.source).read_bytes()
         if not data.startswith(_SOI):
             return None

@@ -1,5 +1,6 @@
 import io
 import os
+import re
 
 import numpy as np
 import pytest
@@ -169,3 +170,20 @@ def test_sixteen_bit_data_keeps_its_values_in_either_byte_order():
     values = np.array([[0, 300], [65535, 4096]], dtype=">u2")
     img = Image.frombytes("I;16B", (2, 2), values.tobytes())
     assert np.array_equal(np.asarray(to_working_mode(img)), values.astype(np.uint16))
+
+
+def test_one_pre_open_check_names_the_file(tmp_path):
+    from downscale.images import check_openable
+
+    from conftest import REPO
+
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    os.mkfifo(tmp_path / "pipe.jpg")
+    (tmp_path / "a.jpg").write_bytes(b"x")
+    check_openable(tmp_path / "a.jpg")
+    for name, cause in [("empty.jpg", "it is empty (0 bytes)"), ("pipe.jpg", "not a regular file"),
+                        ("missing.jpg", "cannot read: No such file or directory")]:
+        with pytest.raises(ImageReadError, match=f"{name}: .*{re.escape(cause)}"):
+            check_openable(tmp_path / name)
+    users = [p.name for p in (REPO / "downscale").rglob("*.py") if "S_ISREG" in p.read_text()]
+    assert users == ["images.py"]  # the GPU JPEG path asks check_openable too
