@@ -32,7 +32,7 @@ from .methods import CONVERT_METHODS, canonical
 from .sizes import fov_box, output_size
 
 __all__ = ["Options", "Task", "Result", "find_images", "plan", "preview", "thumbnail", "convert_one",
-           "convert_batch", "settled_result", "store_result"]
+           "convert_batch", "settled_result", "store_result", "batched"]
 
 
 BATCH_PIXELS = 512 * 512  # RGB images up to this size that share a size are resized in one call of E
@@ -210,7 +210,6 @@ def convert_batch(tasks: list[Task], opts: Options) -> list[Result]:
     batching = opts.method == "learned" and opts.ratio != "auto"
     results: list[Result | None] = [None] * len(tasks)
     held: dict[int, _Opened] = {}
-    groups: dict[tuple[int, int], list[int]] = {}
     for i, task in enumerate(tasks):
         outcome = _open(task, opts)
         if isinstance(outcome, Result):
@@ -219,26 +218,50 @@ def convert_batch(tasks: list[Task], opts: Options) -> list[Result]:
               and "transparency" not in outcome.img.info  # (a colour key: learned_resize makes it alpha)
               and outcome.img.width * outcome.img.height <= BATCH_PIXELS):
             held[i] = outcome
-            groups.setdefault(outcome.img.size, []).append(i)
         else:
             results[i] = _finish(task, opts, outcome)
-    for members in groups.values():
-        thumbs = _learned_batch([held[i].img for i in members], opts) if len(members) > 1 else [None]
-        for i, thumb in zip(members, thumbs):
-            results[i] = _finish(tasks[i], opts, held[i], thumb)
+    # each image a batch fails in (e.g. too small for the ratio) is then converted alone, with its own message
+    thumbs = batched([held[i].img for i in held], lambda img: img.size, lambda group: _learned_batch(group, opts),
+                     least=2)
+    for i, thumb in zip(held, thumbs):
+        results[i] = _finish(tasks[i], opts, held[i], thumb)
     return results
 
 
-def _learned_batch(images: list[Image.Image], opts: Options) -> list[Image.Image | None]:
-    """Same-size RGB images through E in one call; all None if that fails (e.g. too small for the
-    ratio: each image then fails alone, with its own message)."""
+def batched(items: list, key: Callable, run: Callable[[list], list], least: int = 1) -> list:
+    """``run`` over ``items`` grouped by ``key(item)``, one call per group (in order of first appearance),
+    its results put back in the items' order; None for each item of a group whose call raised and of
+    a group smaller than ``least`` (the caller then handles those one by one). The one
+    batch-with-fallback of the conversions (``convert_batch`` and the GPU JPEG path).
+
+    Example:
+        >>> batched(["a", "bb", "c", "dd"], len, lambda group: [s.upper() for s in group])
+        ['A', 'BB', 'C', 'DD']
+        >>> batched([1, 0, 2], bool, lambda group: [10 // n for n in group])
+        [10, None, 5]
+    """
+    groups: dict = {}
+    for i, item in enumerate(items):
+        groups.setdefault(key(item), []).append(i)
+    out: list = [None] * len(items)
+    for members in groups.values():
+        if len(members) < least:
+            continue
+        try:
+            done = run([items[i] for i in members])
+        except Exception:
+            continue
+        for i, result in zip(members, done):
+            out[i] = result
+    return out
+
+
+def _learned_batch(images: list[Image.Image], opts: Options) -> list[Image.Image]:
+    """Same-size RGB images through E in one call (raises as ``learned_resize``)."""
     from .resize import learned_resize
 
-    try:
-        batch = learned_resize(np.stack([np.asarray(img) for img in images]), opts.ratio, fov=opts.fov,
-                               weights=opts.weights, device=opts.device)
-    except Exception:
-        return [None] * len(images)
+    batch = learned_resize(np.stack([np.asarray(img) for img in images]), opts.ratio, fov=opts.fov,
+                           weights=opts.weights, device=opts.device)
     return [Image.fromarray(thumb) for thumb in batch]
 
 

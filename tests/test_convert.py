@@ -95,3 +95,21 @@ def test_options_method_bicubic_is_the_deprecated_spelling_of_pil_bicubic():
     assert Options(method="pil_bicubic").method == "pil_bicubic"
     with pytest.raises(ValueError, match="Options.method must be one of learned, pil_bicubic, got 'area'"):
         Options(method="area")
+
+
+def test_batched_groups_calls_once_per_group_and_leaves_failed_groups_to_the_caller():
+    from downscale.convert import batched
+
+    calls = []
+
+    def run(group):
+        calls.append(group)
+        if "bad" in group:
+            raise ValueError("one bad item fails its group")
+        return [s.upper() for s in group]
+
+    items = ["ab", "c", "cd", "bad", "ef", "xyz"]
+    assert batched(items, len, run) == ["AB", "C", "CD", None, "EF", None]
+    assert calls == [["ab", "cd", "ef"], ["c"], ["bad", "xyz"]]
+    assert batched(items[:3], len, run, least=2) == ["AB", None, "CD"]  # a group of one: the caller's
+    assert batched([], len, run) == []
