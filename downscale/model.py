@@ -66,6 +66,11 @@ class Downscaler(nn.Module):
     folded afresh from the live parameters at every call, so gradients still reach them and the input.
     A layout class takes the same arguments (``arch``: None or its own). Raises ValueError for an
     unknown ratio, arch or skip, TypeError for other input dtypes.
+
+    Example:
+        >>> import torch
+        >>> Downscaler(2, width=8).eval()(torch.zeros(1, 3, 16, 12, dtype=torch.uint8)).shape
+        torch.Size([1, 3, 8, 6])
     """
 
     arch: str  # the layout's name in ARCHITECTURES

@@ -99,6 +99,11 @@ def learned_resize(
         UnsupportedImageError: an input type, shape, dtype or mode not listed above.
         WeightsError: weights that cannot be loaded, or that reduce by more than asked.
     All are DownscaleErrors (InvalidArgumentError and ImageTooSmallError are also ValueErrors).
+
+    Example:
+        >>> from PIL import Image
+        >>> learned_resize(Image.new("RGB", (640, 480)), ratio=4).size
+        (160, 120)
     """
     if dtype not in _TORCH_FLOATS:
         floats = ", ".join(map(str, _TORCH_FLOATS))

@@ -19,6 +19,10 @@ def output_size(height: int, width: int, ratio: float) -> tuple[int, int]:
     Each side becomes ``floor(side / ratio)`` (a 1e-9 relative epsilon absorbs float error, so
     ``output_size(300, 300, 3)`` is ``(100, 100)``). Raises ValueError if ``ratio < 1`` or a side
     would become 0.
+
+    Example:
+        >>> output_size(480, 640, 4), output_size(300, 300, 3)
+        ((120, 160), (100, 100))
     """
     if not ratio >= 1:
         raise ValueError(f"ratio must be >= 1 (the factor each side is divided by), got {ratio!r}")
@@ -33,7 +37,12 @@ def output_size(height: int, width: int, ratio: float) -> tuple[int, int]:
 
 def check_size(size) -> tuple[int, int] | None:
     """``size`` as ``(height, width)`` ints >= 1, or None; InvalidArgumentError for anything else
-    (a string, a number, three values, fractions, booleans, infinities)."""
+    (a string, a number, three values, fractions, booleans, infinities).
+
+    Example:
+        >>> check_size([120, 160]), check_size(None)
+        ((120, 160), None)
+    """
     if size is None:
         return None
     if isinstance(size, (str, bytes)) or not hasattr(size, "__len__") or len(size) != 2 or not all(
@@ -44,7 +53,12 @@ def check_size(size) -> tuple[int, int] | None:
 
 def check_ratio(ratio, size: tuple[int, int] | None, auto: bool) -> float | str | None:
     """``ratio`` checked against ``size``: None (size given), a finite number >= 1 (default 2), or
-    "auto" where ``auto``; InvalidArgumentError otherwise, and for a ratio given with a size."""
+    "auto" where ``auto``; InvalidArgumentError otherwise, and for a ratio given with a size.
+
+    Example:
+        >>> check_ratio(None, None, auto=False), check_ratio("auto", None, auto=True)
+        (2, 'auto')
+    """
     if ratio is None:
         return None if size is not None else 2
     if size is not None:
@@ -71,7 +85,12 @@ def check_fov(fov) -> float | tuple[int, int, int, int]:
     """``fov`` checked: a finite number in (0, 1] (the centre fraction of each side the thumbnail shows;
     1 = the whole image), or a box ``(left, top, right, bottom)`` of four integers in pixels (checked
     against the image by ``fov_box``). Returns a float or a tuple of ints; InvalidArgumentError naming
-    ``fov`` otherwise."""
+    ``fov`` otherwise.
+
+    Example:
+        >>> check_fov(0.75), check_fov((0, 0, 64, 48))
+        (0.75, (0, 0, 64, 48))
+    """
     if isinstance(fov, (str, bytes)) or isinstance(fov, bool):
         pass
     elif isinstance(fov, numbers.Real):
@@ -93,6 +112,10 @@ def fov_box(height: int, width: int, fov: float | tuple[int, int, int, int]) -> 
     margin leaves the extra pixel at the right and bottom); 1 is the whole image. A box is returned
     as it is if ``0 <= left < right <= width`` and ``0 <= top < bottom <= height``, else
     InvalidArgumentError naming ``fov``.
+
+    Example:
+        >>> fov_box(100, 200, 0.5), fov_box(100, 200, 1)
+        ((50, 25, 150, 75), (0, 0, 200, 100))
     """
     if isinstance(fov, tuple):
         left, top, right, bottom = fov
