@@ -111,6 +111,8 @@ def thumbnail(
     import torch
     import torch.nn.functional as F
 
+    from .model import as_float
+
     if images.dtype != torch.uint8 or images.ndim != 4:
         raise ValueError(f"images must be uint8 [N, 3, H, W], got {images.dtype} {tuple(images.shape)}")
     height, width = images.shape[-2:]
@@ -121,7 +123,7 @@ def thumbnail(
     size = None if method == FULL or ratio == 1 else output_size(height, width, ratio)
     if cropped:
         images = images[..., box[1]:box[3], box[0]:box[2]]
-    x = images.float() / 255
+    x = as_float(images)
     if size is None:
         return x
     if method == "learned":
@@ -146,6 +148,8 @@ def _pil_resize(images: torch.Tensor, size: tuple[int, int], resample: Image.Res
     import numpy as np
     import torch
 
+    from .model import as_float
+
     hwc = images.permute(0, 2, 3, 1).cpu().numpy()
     out = [np.asarray(Image.fromarray(im).resize(size[::-1], resample)) for im in hwc]
-    return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).float() / 255
+    return as_float(torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2))

@@ -140,8 +140,10 @@ def parse_list(text: str, kind: Callable = str, count: int | None = None, exampl
         >>> parse_list("learned,area")
         ['learned', 'area']
     """
-    expected = (f"{count} " if count is not None else "") + "comma-separated " + (
-        "names" if kind is str else "numbers") + (f", e.g. {example}" if example else "")
+    what = "names" if kind is str else "numbers"
+    number = {2: "two", 3: "three"}.get(count, count)
+    expected = (f"comma-separated {what}" if count is None else f"{number} {what} separated by a comma") + (
+        f", e.g. {example}" if example else "")
     try:
         items = [kind(item.strip()) for item in text.split(",") if item.strip()]
     except (TypeError, ValueError):

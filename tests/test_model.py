@@ -373,3 +373,18 @@ def test_skip_mean_is_the_old_spelling_of_area():
     assert old.config() == new.config() == {"ratio": 2, "width": 8, "arch": "area"}  # files unchanged
     with pytest.raises(ValueError, match=r"skip must be one of \('area', 'nearest', 'bicubic'\)"):
         Downscaler(2, 8, "area", "block")
+
+
+def test_as_float_is_the_one_uint8_to_float():
+    import re
+
+    from downscale.model import as_float
+
+    from conftest import REPO
+
+    u8 = torch.tensor([0, 51, 255], dtype=torch.uint8)
+    assert torch.allclose(as_float(u8), torch.tensor([0.0, 0.2, 1.0])) and as_float(u8).dtype == torch.float32
+    by_hand = re.compile(r"\.(float|to\(torch\.float32\))\(\)\s*/\s*255|\.div_?\(255")
+    users = sorted(p.relative_to(REPO).as_posix() for p in (REPO / "downscale").rglob("*.py")
+                   if by_hand.search(p.read_text()))
+    assert users == ["downscale/model.py"]  # as_float itself

@@ -11,8 +11,8 @@ def test_parse_list_strips_converts_and_drops_empty_items():
 
 @pytest.mark.parametrize("text, kind, count, message", [
     ("8,x", int, None, "expected comma-separated numbers, e.g. 8,16; got '8,x'"),
-    ("1,2,3", float, 2, "expected 2 comma-separated numbers, e.g. 8,16; got '1,2,3'"),
-    ("a", str, 2, "expected 2 comma-separated names, e.g. 8,16; got 'a'"),
+    ("1,2,3", float, 2, "expected two numbers separated by a comma, e.g. 8,16; got '1,2,3'"),
+    ("a", str, 4, "expected 4 names separated by a comma, e.g. 8,16; got 'a'"),
 ])
 def test_parse_list_says_what_it_expected_and_got(text, kind, count, message):
     with pytest.raises(ValueError) as caught:

@@ -24,7 +24,7 @@ from PIL import Image
 
 from ..classifiers import build_classifier
 from ..convert import find_images
-from ..model import TRAINED_RATIOS, bicubic, output_size
+from ..model import TRAINED_RATIOS, as_float, bicubic, output_size
 from ..pretrained import default_weights, load_downscaler
 from ..resize import learned_resize
 from ..sizes import parse_list
@@ -77,7 +77,7 @@ def resize_bench(sizes: list[int], ratios: list[int], repeats: int, warmup: int)
             cases["PIL reduce"] = ("cpu", lambda: pil.reduce(ratio))
             cases["learned_resize (PIL in/out)"] = ("cpu", lambda: learned_resize(pil, ratio))
             for dev in _devices():
-                x = (u8.permute(2, 0, 1)[None].float() / 255).to(dev).contiguous(memory_format=CL)
+                x = as_float(u8.permute(2, 0, 1)[None]).to(dev).contiguous(memory_format=CL)
                 e_dev = copy.deepcopy(e).to(dev).to(memory_format=CL)  # Module.to moves in place: one copy each
                 for mode in ("nearest", "bicubic", "area"):  # without antialias (area has none to take)
                     cases[f"torch {mode} ({dev})"] = (dev, lambda x=x, mode=mode: F.interpolate(x, size=out, mode=mode))

@@ -19,7 +19,7 @@ from torchvision.transforms import v2
 from ..classifiers import class_indices
 from ..images import unreadable_images
 from ..methods import CLASSICAL, FULL, REFERENCE, check_methods, thumbnail
-from ..model import Downscaler, output_size
+from ..model import Downscaler, as_float, output_size
 from .cost import flops, median_time
 from .quality import thumbnail_quality
 from .stats import paired, wilson_interval
@@ -181,7 +181,7 @@ def measure_cost(keys, images, classifier, downscalers, repeats, device) -> tupl
         down = downscalers.get(ratio)
         size = output_size(*images.shape[-2:], ratio)
         flops_[key] = {
-            "downscaler": flops(down, images[:1].float() / 255) if method == "learned" else 0,
+            "downscaler": flops(down, as_float(images[:1])) if method == "learned" else 0,
             "classifier": flops(classifier, torch.zeros(1, 3, *size, device=device)),
             "full_size": full_size,
         }
