@@ -1,10 +1,12 @@
 """downscale: learned image downscaling for classifiers (ThumbNet), a drop-in for bicubic resize.
 
+>>> from PIL import Image
 >>> from downscale import learned_resize
->>> thumb = learned_resize(pil_image, ratio=4)   # same type back: PIL, ndarray or tensor
+>>> learned_resize(Image.new("RGB", (640, 480)), ratio=4).size   # same type back: PIL, ndarray or tensor
+(160, 120)
 
 Names are imported on first use, so ``import downscale`` (and file-only commands such as
-``downscale convert --method bicubic``) does not pay for importing torch. Every error raised on
+``downscale convert --method pil_bicubic``) does not pay for importing torch. Every error raised on
 purpose is a ``DownscaleError``.
 """
 

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import click
 
+from .methods import CONVERT_METHODS, RENAMED
+
 
 class LazyGroup(click.Group):
     """A click group whose heavy subcommands are imported only when invoked (click docs pattern).
@@ -117,6 +119,19 @@ def _parse_ratio(ctx, param, value):
                                  f"got {value!r}") from None
 
 
+def _parse_method(ctx, param, value):
+    """convert's method by its canonical name (``methods.CONVERT_METHODS``); an old spelling works, with a
+    one-line notice naming the new one."""
+    new = RENAMED["convert"].get(value)
+    if new:
+        click.echo(f"note: --method {value} is now spelled --method {new} (the same resize); the old spelling "
+                   "will be removed", err=True)
+        return new
+    if value not in CONVERT_METHODS:
+        raise click.BadParameter(f"{value!r} is not one of {', '.join(CONVERT_METHODS)}")
+    return value
+
+
 def _parse_fov(ctx, param, value):
     try:
         fov = float(value)
@@ -147,10 +162,11 @@ def _parse_fov(ctx, param, value):
 @click.option("--device", default="cpu", show_default=True,
               help="Where the learned downscaler runs (cpu, cuda, cuda:1, ...). On a GPU (learned, fixed ratio), "
                    "colour JPEGs are also decoded and, for JPEG output, encoded there in batches (nvJPEG).")
-@click.option("--method", type=click.Choice(["learned", "bicubic"]), default="learned", show_default=True,
-              help="learned = the pretrained downscaler; bicubic = Pillow's bicubic.")
+@click.option("--method", default="learned", show_default=True, callback=_parse_method,
+              metavar="[" + "|".join(CONVERT_METHODS) + "]",
+              help="learned = the pretrained downscaler; pil_bicubic = Pillow's bicubic (formerly 'bicubic').")
 @click.option("--draft/--no-draft", default=True, show_default=True,
-              help="bicubic at --ratio 4 or more: decode JPEGs at 1/2, 1/4 or 1/8 size (libjpeg's DCT scaling), "
+              help="pil_bicubic at --ratio 4 or more: decode JPEGs at 1/2, 1/4 or 1/8 size (libjpeg's DCT scaling), "
                    "keeping at least twice the output size, as Pillow's thumbnail() does: about 1.5x the images "
                    "per second, within 0.5-0.7/255 on average of decoding in full (README). --no-draft: in full.")
 @click.option("--weights", default=None, help="Registry name or weights file (default: the registry default).")

@@ -25,13 +25,15 @@ from .images import (
     read_header,
     read_image_reduced,
     refused,
+    to_working_mode,
     webp_lossless,
     write_image,
 )
+from .methods import CONVERT_METHODS, canonical
 from .sizes import fov_box, output_size
 
 __all__ = ["Options", "Task", "Result", "ConvertSummary", "find_images", "plan", "preview", "thumbnail", "convert_one",
-           "convert_batch", "settled_result", "store_result"]
+           "convert_batch", "settled_result", "store_result", "batched"]
 
 
 BATCH_PIXELS = 512 * 512  # RGB images up to this size that share a size are resized in one call of E
@@ -43,8 +45,8 @@ class Options:
     """What to do with each file (picklable, sent to worker processes)."""
 
     ratio: float | str = 2  # or "auto" (learned method only)
-    method: str = "learned"  # learned | bicubic (Pillow)
-    draft: bool = True  # bicubic: decode JPEGs at a reduced scale that keeps >= DRAFT_GAP x the output size
+    method: str = "learned"  # learned | pil_bicubic (methods.CONVERT_METHODS; "bicubic": pil_bicubic, deprecated)
+    draft: bool = True  # pil_bicubic: decode JPEGs at a reduced scale that keeps >= DRAFT_GAP x the output size
     fmt: str = "keep"  # keep | jpeg | png | webp
     quality: int = 90
     overwrite: bool = False
@@ -52,6 +54,12 @@ class Options:
     device: str = "cpu"
     first_frame: bool = False  # animations and multi-page files: write the first frame only, without a warning
     fov: float = 1.0  # the centre fraction of each side the thumbnail shows, at the whole image's thumbnail size
+
+    def __post_init__(self):
+        method = canonical(self.method, "convert", stacklevel=3)  # (called from the dataclass's __init__)
+        if method not in CONVERT_METHODS:
+            raise ValueError(f"Options.method must be one of {', '.join(CONVERT_METHODS)}, got {self.method!r}")
+        object.__setattr__(self, "method", method)
 
 
 class Result(NamedTuple):
@@ -230,17 +238,10 @@ def plan(files: list[tuple[Path, Path]], outdir: Path, fmt: str,
 
 def thumbnail(img: Image.Image, opts: Options, scale: int = 1) -> Image.Image:
     """The image reduced by ``opts.ratio`` with the chosen method; ``img`` may be a JPEG decoded at
-    ``1 / scale`` of its full size (bicubic only, see ``read_image_reduced``). With ``opts.fov < 1``
+    ``1 / scale`` of its full size (pil_bicubic only, see ``read_image_reduced``). With ``opts.fov < 1``
     the centre crop (``sizes.fov_box`` of the full size) is resized to the whole image's thumbnail size."""
-    if opts.method == "bicubic":
-        if img.mode == "1":  # black and white: resize as grey (Pillow would take nearest neighbour for "1")
-            img = img.convert("L")
-        elif img.mode in ("P", "PA"):
-            img = img.convert("RGBA" if img.mode == "PA" or "transparency" in img.info else "RGB")
-        elif img.mode in ("L", "RGB") and img.info.get("transparency") is not None:  # a colour key: as alpha
-            img = img.convert(img.mode + "A")
-        elif img.mode in ("I;16B", "I;16L", "I;16N"):  # by value (Pillow's convert clips big-endian data)
-            img = Image.fromarray(np.asarray(img).astype(np.uint16))
+    if opts.method == "pil_bicubic":
+        img = to_working_mode(img)  # (for "1" Pillow would take nearest neighbour; a palette cannot blend)
         height, width = output_size(img.height * scale, img.width * scale, opts.ratio)
         box = None
         if opts.fov != 1:  # in the decoded image's pixels (float: a reduced decode need not divide them)
@@ -279,7 +280,6 @@ def convert_batch(tasks: list[Task], opts: Options) -> list[Result]:
     batching = opts.method == "learned" and opts.ratio != "auto"
     results: list[Result | None] = [None] * len(tasks)
     held: dict[int, _Opened] = {}
-    groups: dict[tuple[int, int], list[int]] = {}
     for i, task in enumerate(tasks):
         outcome = _open(task, opts)
         if isinstance(outcome, Result):
@@ -288,26 +288,50 @@ def convert_batch(tasks: list[Task], opts: Options) -> list[Result]:
               and "transparency" not in outcome.img.info  # (a colour key: learned_resize makes it alpha)
               and outcome.img.width * outcome.img.height <= BATCH_PIXELS):
             held[i] = outcome
-            groups.setdefault(outcome.img.size, []).append(i)
         else:
             results[i] = _finish(task, opts, outcome)
-    for members in groups.values():
-        thumbs = _learned_batch([held[i].img for i in members], opts) if len(members) > 1 else [None]
-        for i, thumb in zip(members, thumbs):
-            results[i] = _finish(tasks[i], opts, held[i], thumb)
+    # each image a batch fails in (e.g. too small for the ratio) is then converted alone, with its own message
+    thumbs = batched([held[i].img for i in held], lambda img: img.size, lambda group: _learned_batch(group, opts),
+                     least=2)
+    for i, thumb in zip(held, thumbs):
+        results[i] = _finish(tasks[i], opts, held[i], thumb)
     return results
 
 
-def _learned_batch(images: list[Image.Image], opts: Options) -> list[Image.Image | None]:
-    """Same-size RGB images through E in one call; all None if that fails (e.g. too small for the
-    ratio: each image then fails alone, with its own message)."""
+def batched(items: list, key: Callable, run: Callable[[list], list], least: int = 1) -> list:
+    """``run`` over ``items`` grouped by ``key(item)``, one call per group (in order of first appearance),
+    its results put back in the items' order; None for each item of a group whose call raised and of
+    a group smaller than ``least`` (the caller then handles those one by one). The one
+    batch-with-fallback of the conversions (``convert_batch`` and the GPU JPEG path).
+
+    Example:
+        >>> batched(["a", "bb", "c", "dd"], len, lambda group: [s.upper() for s in group])
+        ['A', 'BB', 'C', 'DD']
+        >>> batched([1, 0, 2], bool, lambda group: [10 // n for n in group])
+        [10, None, 5]
+    """
+    groups: dict = {}
+    for i, item in enumerate(items):
+        groups.setdefault(key(item), []).append(i)
+    out: list = [None] * len(items)
+    for members in groups.values():
+        if len(members) < least:
+            continue
+        try:
+            done = run([items[i] for i in members])
+        except Exception:
+            continue
+        for i, result in zip(members, done):
+            out[i] = result
+    return out
+
+
+def _learned_batch(images: list[Image.Image], opts: Options) -> list[Image.Image]:
+    """Same-size RGB images through E in one call (raises as ``learned_resize``)."""
     from .resize import learned_resize
 
-    try:
-        batch = learned_resize(np.stack([np.asarray(img) for img in images]), opts.ratio, fov=opts.fov,
-                               weights=opts.weights, device=opts.device)
-    except Exception:
-        return [None] * len(images)
+    batch = learned_resize(np.stack([np.asarray(img) for img in images]), opts.ratio, fov=opts.fov,
+                           weights=opts.weights, device=opts.device)
     return [Image.fromarray(thumb) for thumb in batch]
 
 
@@ -368,7 +392,7 @@ def _open(task: Task, opts: Options) -> _Opened | Result:
         decided = _decide(task, opts)
         if isinstance(decided, Result):
             return decided
-        drafting = opts.method == "bicubic" and opts.draft
+        drafting = opts.method == "pil_bicubic" and opts.draft
         img, scale = read_image_reduced(task.source, int(opts.ratio * opts.fov // DRAFT_GAP) if drafting else 1)
         img.info.pop("frames", None)
         lossless = img.format == "WEBP" and decided.fmt == "WEBP" and webp_lossless(task.source)

@@ -5,7 +5,17 @@ __all__ = ["DownscaleError", "UnsupportedImageError", "ImageTooSmallError", "Wei
 
 
 class DownscaleError(Exception):
-    """Base class of every error raised on purpose by `downscale`."""
+    """Base class of every error raised on purpose by `downscale`.
+
+    Example:
+        >>> import numpy as np
+        >>> from downscale import learned_resize
+        >>> try:
+        ...     learned_resize(np.zeros((2, 2, 3), np.uint8), ratio=4)
+        ... except DownscaleError as exc:
+        ...     print(type(exc).__name__)
+        ImageTooSmallError
+    """
 
 
 class UnsupportedImageError(DownscaleError, TypeError):

@@ -18,7 +18,8 @@ from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 from .errors import ImageReadError
 
 __all__ = ["IMAGE_SUFFIXES", "FORMAT_SUFFIX", "MULTI_FRAME_FORMATS", "Frames", "read_image", "read_image_reduced",
-           "read_frames", "write_image", "write_atomic", "upright_transpose", "TRANSPOSE_AXES"]
+           "read_frames", "write_image", "write_atomic", "upright_transpose", "TRANSPOSE_AXES", "WORKING_MODES",
+           "working_mode", "to_working_mode", "check_openable"]
 
 # Suffixes `downscale convert` picks up in folders (files named on the command line are always tried).
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".apng", ".webp", ".bmp", ".tif", ".tiff", ".gif",
@@ -220,16 +221,28 @@ def refused(path: str | os.PathLike, exc: Exception) -> ImageReadError:
     return ImageReadError(f"{path}: refused: {exc} (raise PIL.Image.MAX_IMAGE_PIXELS if you trust the file)")
 
 
-def _decode(path: str | os.PathLike, decode: Callable[[Image.Image], T]) -> T:
-    """``decode(Image.open(path))``, with every failure raised as an ImageReadError naming the file."""
+def check_openable(path: str | os.PathLike) -> None:
+    """The check before opening ``path`` (opening a FIFO would block forever): ImageReadError naming it
+    unless it is a non-empty regular file.
+
+    Example:
+        >>> check_openable("/")
+        Traceback (most recent call last):
+        downscale.errors.ImageReadError: /: not an image file: not a regular file (a folder, FIFO, socket or device)
+    """
     try:
-        info = os.stat(path)  # before opening: opening a FIFO would block forever
+        info = os.stat(path)
     except OSError as exc:
         raise ImageReadError(f"{path}: cannot read: {exc.strerror or exc}") from None
     if not stat.S_ISREG(info.st_mode):
         raise ImageReadError(f"{path}: not an image file: not a regular file (a folder, FIFO, socket or device)")
     if info.st_size == 0:
         raise ImageReadError(f"{path}: not an image file: it is empty (0 bytes)")
+
+
+def _decode(path: str | os.PathLike, decode: Callable[[Image.Image], T]) -> T:
+    """``decode(Image.open(path))``, with every failure raised as an ImageReadError naming the file."""
+    check_openable(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -289,6 +302,50 @@ def _upright(img: Image.Image) -> Image.Image:
         upright = img.transpose(method)
         upright.info.pop("exif", None)
         return upright
+
+
+# PIL modes a resize takes, and the mode each is resized in (None: a palette, RGB or RGBA by its transparency).
+WORKING_MODES = {
+    "1": "L", "L": "L", "LA": "LA", "P": None, "PA": "RGBA", "RGB": "RGB", "RGBA": "RGBA",
+    "RGBX": "RGB", "CMYK": "CMYK", "YCbCr": "RGB", "I;16": "I;16", "I;16L": "I;16", "I;16B": "I;16",
+    "I;16N": "I;16", "I": "I", "F": "F",
+}
+
+
+def working_mode(img: Image.Image) -> str | None:
+    """The mode ``img`` is resized in (by either method: E and Pillow's bicubic), None for a mode not in
+    ``WORKING_MODES``: black and white as grey (a resize blends pixels), a palette as RGB, or RGBA
+    where it has a transparent colour, as has a colour-keyed (PNG tRNS) grey or RGB image, 16-bit data
+    as ``I;16`` whatever its byte order.
+
+    Example:
+        >>> working_mode(Image.new("P", (1, 1))), working_mode(Image.new("1", (1, 1)))
+        ('RGB', 'L')
+    """
+    if img.mode not in WORKING_MODES:
+        return None
+    working = WORKING_MODES[img.mode]
+    if working is None:  # palette: colours blend, so the result cannot keep the palette
+        return "RGBA" if "transparency" in img.info else "RGB"
+    if working in ("L", "RGB") and img.mode != "1" and img.info.get("transparency") is not None:
+        return working + "A"  # a colour key: its pixels become transparent, as for palettes
+    return working
+
+
+def to_working_mode(img: Image.Image) -> Image.Image:
+    """``img`` converted to its ``working_mode`` (``img`` itself where it is in that mode already or its
+    mode is not one of ``WORKING_MODES``); 16-bit data by value (Pillow's convert clips big-endian data).
+
+    Example:
+        >>> to_working_mode(Image.new("P", (2, 2))).mode
+        'RGB'
+    """
+    mode = working_mode(img)
+    if mode is None or mode == img.mode:
+        return img
+    if mode == "I;16":
+        return Image.fromarray(np.asarray(img).astype(np.uint16))
+    return img.convert(mode)
 
 
 def _flatten_alpha(img: Image.Image) -> Image.Image:

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
-import stat
 import struct
 import warnings
 from pathlib import Path
@@ -22,8 +20,8 @@ from typing import NamedTuple
 import torch
 from PIL import Image
 
-from .convert import Options, Result, Task, convert_batch, settled_result, store_result
-from .images import TRANSPOSE_AXES, upright_transpose, write_atomic, write_image
+from .convert import Options, Result, Task, batched, convert_batch, settled_result, store_result
+from .images import TRANSPOSE_AXES, check_openable, upright_transpose, write_atomic, write_image
 
 __all__ = ["decode_jpegs", "encode_jpegs", "with_icc", "upright", "convert_jpegs"]
 
@@ -102,9 +100,7 @@ class _Photo(NamedTuple):
 def _photo(task: Task, opts: Options) -> _Photo | None:
     """The task as a ``_Photo`` if it is a colour JPEG Pillow would read without complaint, else None."""
     try:
-        info = os.stat(task.source)
-        if not stat.S_ISREG(info.st_mode) or info.st_size == 0:  # (never open a FIFO: it would block)
-            return None
+        check_openable(task.source)
         data = Path(task.source).read_bytes()
         if not data.startswith(_SOI):
             return None
@@ -163,19 +159,14 @@ def _thumbnails(photos: list[_Photo], opts: Options) -> list[torch.Tensor | None
             except Exception:
                 images.append(None)
     images = [None if img is None else upright(img, p.orientation) for img, p in zip(images, photos)]
-    sizes: dict[tuple[int, int], list[int]] = {}
-    for i, img in enumerate(images):
-        if img is not None:
-            sizes.setdefault(tuple(img.shape[-2:]), []).append(i)
+    decoded = [i for i, img in enumerate(images) if img is not None]
     thumbs: list[torch.Tensor | None] = [None] * len(photos)
-    for members in sizes.values():
-        try:
-            batch = learned_resize(torch.stack([images[i] for i in members]), opts.ratio, fov=opts.fov,
-                                   weights=opts.weights, device=opts.device)
-        except Exception:  # e.g. too small for the ratio: convert_batch words the error per file
-            continue
-        for i, thumb in zip(members, batch):
-            thumbs[i] = thumb
+    # one call of E per input size; a size that fails (e.g. too small for the ratio) is left to
+    # convert_batch, which words the error per file
+    for i, thumb in zip(decoded, batched([images[i] for i in decoded], lambda img: tuple(img.shape[-2:]),
+                                         lambda group: list(learned_resize(torch.stack(group), opts.ratio, fov=opts.fov,
+                                                                           weights=opts.weights, device=opts.device)))):
+        thumbs[i] = thumb
     return thumbs
 
 

@@ -1,4 +1,5 @@
-"""Thumbnail methods by name, each mapping a uint8 batch to float thumbnails of ``output_size``.
+"""Thumbnail methods by name, each mapping a uint8 batch to float thumbnails of ``output_size``: the one
+resize vocabulary of the package (``eval --methods``, ``convert --method``, ``train --downscaler``, E's skip).
 
 - ``learned``: the downscaler E (a classical resize plus a learned correction), clamped to [0, 1]
 - ``nearest``: torch nearest-neighbour (plain subsampling: pixel ``floor(i * ratio)``)
@@ -14,32 +15,72 @@ each image to the thumbnail size of the whole image, so the classifier's cost st
 
 Every method but ``learned`` is classical (``CLASSICAL``): a claim for E is a comparison with the best of
 them on the same images and classifier, not with one chosen reference.
+
+The names import without torch (``downscale convert --method pil_bicubic`` never loads it); ``thumbnail``
+imports it on first use.
 """
 
 from __future__ import annotations
 
-import numpy as np
-import torch
-import torch.nn.functional as F
+import warnings
+from typing import TYPE_CHECKING
+
 from PIL import Image
 
-from .model import Downscaler, output_size
-from .sizes import check_fov, fov_box
+from .sizes import check_fov, fov_box, output_size
 
-__all__ = ["CLASSICAL", "METHODS", "REFERENCE", "FULL", "check_methods", "thumbnail"]
+if TYPE_CHECKING:
+    import torch
+
+    from .model import Downscaler
+
+__all__ = ["CLASSICAL", "METHODS", "REFERENCE", "FULL", "CONVERT_METHODS", "SKIP_METHODS", "RENAMED",
+           "canonical", "check_methods", "thumbnail"]
 
 CLASSICAL = ("nearest", "bilinear", "bilinear_aa", "bicubic", "bicubic_aa", "area", "lanczos", "pil_bicubic")
 METHODS = ("learned", *CLASSICAL)
 REFERENCE = "bicubic_aa"  # the reference of the quality columns (PSNR, SSIM, colour shift)
 FULL = "full"
+CONVERT_METHODS = ("learned", "pil_bicubic")  # what ``downscale convert`` writes files with
+SKIP_METHODS = ("area", "nearest", "bicubic")  # the classical resizes under the "area" layout's correction
+# Old spellings, where each was accepted, and the canonical name of what they computed there: convert's
+# "bicubic" was Pillow's bicubic; E's skip "mean" the block mean (area at an integer ratio).
+RENAMED = {"convert": {"bicubic": "pil_bicubic"}, "skip": {"mean": "area"}}
 
 _TORCH_MODES = {"nearest": ("nearest", None), "bilinear": ("bilinear", False), "bicubic": ("bicubic", False),
                 "bilinear_aa": ("bilinear", True), "bicubic_aa": ("bicubic", True), "area": ("area", None)}
 _PIL_FILTERS = {"lanczos": Image.Resampling.LANCZOS, "pil_bicubic": Image.Resampling.BICUBIC}
 
 
+def canonical(name: str, where: str, stacklevel: int = 2) -> str:
+    """The canonical name of method ``name`` as accepted ``where`` (``"convert"``, ``"skip"``): ``name``
+    itself, or for an old spelling (``RENAMED``) its new name, with a DeprecationWarning naming both
+    (``stacklevel`` as for ``warnings.warn``, counted from the caller of ``canonical``).
+
+    Example:
+        >>> canonical("pil_bicubic", "convert")
+        'pil_bicubic'
+        >>> import warnings
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     canonical("bicubic", "convert"), str(caught[0].message)
+        ('pil_bicubic', "convert method 'bicubic' is now spelled 'pil_bicubic' (the same resize); the old spelling will be removed")
+    """
+    new = RENAMED.get(where, {}).get(name)
+    if new is None:
+        return name
+    warnings.warn(f"{where} method {name!r} is now spelled {new!r} (the same resize); the old spelling will be "
+                  "removed", DeprecationWarning, stacklevel=stacklevel + 1)
+    return new
+
+
 def check_methods(methods: list[str]) -> list[str]:
-    """``methods`` unchanged if every name is known; ValueError naming the unknown ones otherwise."""
+    """``methods`` unchanged if every name is known; ValueError naming the unknown ones otherwise.
+
+    Example:
+        >>> check_methods(["learned", "area"])
+        ['learned', 'area']
+    """
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise ValueError(f"unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
@@ -58,7 +99,20 @@ def thumbnail(
     and the whole image (E reduces by exactly its ratio; ``learned_resize(..., fov=...)`` chooses E per
     crop). Raises ValueError for an unknown method, a missing/mismatched downscaler, ``learned`` with
     a crop, or a crop at ratio 1.
+
+    Example:
+        >>> import torch
+        >>> images = torch.arange(16, dtype=torch.uint8).view(1, 1, 4, 4).expand(1, 3, 4, 4)
+        >>> (thumbnail("nearest", images, 2)[0, 0] * 255).tolist()
+        [[0.0, 2.0], [8.0, 10.0]]
+        >>> thumbnail("bicubic_aa", images, 2).shape
+        torch.Size([1, 3, 2, 2])
     """
+    import torch
+    import torch.nn.functional as F
+
+    from .model import as_float
+
     if images.dtype != torch.uint8 or images.ndim != 4:
         raise ValueError(f"images must be uint8 [N, 3, H, W], got {images.dtype} {tuple(images.shape)}")
     height, width = images.shape[-2:]
@@ -69,7 +123,7 @@ def thumbnail(
     size = None if method == FULL or ratio == 1 else output_size(height, width, ratio)
     if cropped:
         images = images[..., box[1]:box[3], box[0]:box[2]]
-    x = images.float() / 255
+    x = as_float(images)
     if size is None:
         return x
     if method == "learned":
@@ -91,6 +145,11 @@ def thumbnail(
 
 
 def _pil_resize(images: torch.Tensor, size: tuple[int, int], resample: Image.Resampling) -> torch.Tensor:
+    import numpy as np
+    import torch
+
+    from .model import as_float
+
     hwc = images.permute(0, 2, 3, 1).cpu().numpy()
     out = [np.asarray(Image.fromarray(im).resize(size[::-1], resample)) for im in hwc]
-    return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).float() / 255
+    return as_float(torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2))

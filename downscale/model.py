@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .methods import SKIP_METHODS, canonical
 from .sizes import output_size  # noqa: F401  (re-exported: the size rule belongs with E)
 
 __all__ = ["TRAINED_RATIOS", "ARCHITECTURES", "SKIPS", "LAYOUTS", "Downscaler", "PaperDownscaler",
@@ -32,8 +33,8 @@ def _antialiased_bicubic(x: torch.Tensor, **how) -> torch.Tensor:
 
 
 ARCHITECTURES = ("paper", "unshuffle", "area")
-SKIPS = ("mean", "nearest", "bicubic")  # the classical resize under the "area" layout's correction (see
-# AreaDownscaler): block mean, plain subsampling, or bicubic without antialiasing
+SKIPS = SKIP_METHODS  # the classical resize under the "area" layout's correction (see AreaDownscaler): area
+# (the block mean), nearest (plain subsampling) or bicubic (without antialiasing); "mean" is area's old spelling
 STRIP_PIXELS = 65536  # thumbnail pixels (batch x rows x columns) per pass of the fused "area" E on CPU:
 # buffers this small are reused by the allocator, while fresh large ones cost more in page faults than the maths
 
@@ -65,10 +66,15 @@ class Downscaler(nn.Module):
     folded afresh from the live parameters at every call, so gradients still reach them and the input.
     A layout class takes the same arguments (``arch``: None or its own). Raises ValueError for an
     unknown ratio, arch or skip, TypeError for other input dtypes.
+
+    Example:
+        >>> import torch
+        >>> Downscaler(2, width=8).eval()(torch.zeros(1, 3, 16, 12, dtype=torch.uint8)).shape
+        torch.Size([1, 3, 8, 6])
     """
 
     arch: str  # the layout's name in ARCHITECTURES
-    skips: tuple[str, ...] = ("mean",)  # the classical resizes the layout can correct
+    skips: tuple[str, ...] = ("area",)  # the classical resizes the layout can correct
 
     @staticmethod
     def from_config(config: dict) -> Downscaler:
@@ -81,18 +87,19 @@ class Downscaler(nn.Module):
         """
         return _layout(config.get("arch", "paper"))(**config)
 
-    def __new__(cls, ratio: int = 4, width: int = 32, arch: str = "paper", skip: str = "mean"):
+    def __new__(cls, ratio: int = 4, width: int = 32, arch: str = "paper", skip: str = "area"):
         # Downscaler(...) is from_config's shorthand: the base class builds the layout arch names
         return super().__new__(_layout(arch) if cls is Downscaler else cls)
 
-    def __init__(self, ratio: int = 4, width: int = 32, arch: str | None = None, skip: str = "mean"):
+    def __init__(self, ratio: int = 4, width: int = 32, arch: str | None = None, skip: str = "area"):
         super().__init__()
+        skip = canonical(skip, "skip", stacklevel=3)
         if arch not in (None, self.arch):
             raise ValueError(f"{type(self).__name__} is arch {self.arch!r}, got arch={arch!r}")
         if ratio not in TRAINED_RATIOS:
             raise ValueError(f"Downscaler ratio must be one of {TRAINED_RATIOS}, got {ratio!r}")
         if skip not in self.skips:
-            raise ValueError(f"Downscaler skip must be one of {SKIPS} ('mean' unless arch='area'), got {skip!r}")
+            raise ValueError(f"Downscaler skip must be one of {SKIPS} ('area' unless arch='area'), got {skip!r}")
         self.ratio, self.width, self.skip = ratio, width, skip
         first, self.correction = self._layers()
         self.features = nn.Sequential(first, nn.BatchNorm2d(width), nn.ReLU(inplace=True))
@@ -119,7 +126,7 @@ class Downscaler(nn.Module):
     def config(self) -> dict:
         """The constructor arguments, stored beside the state_dict in weight files."""
         config = {"ratio": self.ratio, "width": self.width, "arch": self.arch}
-        return config if self.skip == "mean" else {**config, "skip": self.skip}
+        return config if self.skip == "area" else {**config, "skip": self.skip}
 
     def _layers(self) -> tuple[nn.Module, nn.Conv2d]:
         """The first layer (before BatchNorm and ReLU) and the correction conv, freshly initialised."""

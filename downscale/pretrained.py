@@ -221,7 +221,12 @@ def load_module(cls: type[torch.nn.Module], name_or_path: str | os.PathLike,
 
 
 def load_downscaler(name_or_path: str | os.PathLike, device: str | torch.device | None = None) -> Downscaler:
-    """A Downscaler in eval mode from a registered name or a weights file (strict state_dict load)."""
+    """A Downscaler in eval mode from a registered name or a weights file (strict state_dict load).
+
+    Example:
+        >>> load_downscaler("area-identity-r4-v0").ratio
+        4
+    """
     return load_module(Downscaler, name_or_path, device)
 
 

@@ -17,6 +17,7 @@ import torch
 from PIL import Image
 
 from .errors import ImageTooSmallError, InvalidArgumentError, UnsupportedImageError, WeightsError
+from .images import WORKING_MODES, to_working_mode, working_mode
 from .model import TRAINED_RATIOS, Downscaler, as_float, bicubic, output_size
 from .pretrained import default_weights, file_stamp, load_downscaler
 from .sizes import check_fov, check_ratio, check_size, fov_box
@@ -27,12 +28,6 @@ __all__ = ["Weights", "TILE", "learned_resize", "choose_ratio", "apply_tiled", "
 ImageT = TypeVar("ImageT", Image.Image, np.ndarray, torch.Tensor)
 Weights = str | os.PathLike | Downscaler | None
 
-# PIL modes handled, and the working mode each is resized in.
-_PIL_WORKING_MODE = {
-    "1": "L", "L": "L", "LA": "LA", "P": None, "PA": "RGBA", "RGB": "RGB", "RGBA": "RGBA",
-    "RGBX": "RGB", "CMYK": "CMYK", "YCbCr": "RGB", "I;16": "I;16", "I;16L": "I;16", "I;16B": "I;16",
-    "I;16N": "I;16", "I": "I", "F": "F",
-}
 _INT_SCALE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
 _TORCH_SCALE = {torch.uint8: 255.0, torch.uint16: 65535.0}
 _TORCH_FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
@@ -104,6 +99,11 @@ def learned_resize(
         UnsupportedImageError: an input type, shape, dtype or mode not listed above.
         WeightsError: weights that cannot be loaded, or that reduce by more than asked.
     All are DownscaleErrors (InvalidArgumentError and ImageTooSmallError are also ValueErrors).
+
+    Example:
+        >>> from PIL import Image
+        >>> learned_resize(Image.new("RGB", (640, 480)), ratio=4).size
+        (160, 120)
     """
     if dtype not in _TORCH_FLOATS:
         floats = ", ".join(map(str, _TORCH_FLOATS))
@@ -417,20 +417,14 @@ def _numpy_to_batch(img: np.ndarray, working: torch.dtype = torch.float32) -> tu
 
 
 def _pil_to_batch(img: Image.Image) -> tuple[torch.Tensor, Restore]:
-    if img.mode not in _PIL_WORKING_MODE:
+    working = working_mode(img)
+    if working is None:
         raise UnsupportedImageError(
-            f"PIL mode {img.mode!r} is not supported; supported: {', '.join(_PIL_WORKING_MODE)} "
+            f"PIL mode {img.mode!r} is not supported; supported: {', '.join(WORKING_MODES)} "
             f"(convert first, e.g. img.convert('RGB'))"
         )
-    working = _PIL_WORKING_MODE[img.mode]
-    if working is None:  # palette: colours blend, so the result cannot keep the palette
-        working = "RGBA" if "transparency" in img.info else "RGB"
-    elif working in ("L", "RGB") and img.mode != "1" and img.info.get("transparency") is not None:
-        working += "A"  # a colour key (PNG tRNS): its pixels become transparent, as for palettes
     low = high = 0.0
-    if working == "I;16":  # by value (convert("I;16") clips big-endian data)
-        array = np.asarray(img).astype(np.uint16)
-    elif working == "CMYK":  # ink inverted: RGB-like colour, and 1 - K as the "alpha" it is multiplied by
+    if working == "CMYK":  # ink inverted: RGB-like colour, and 1 - K as the "alpha" it is multiplied by
         array = 255 - np.asarray(img)
     elif working in ("I", "F"):  # on their usual scale (16-bit data; Pillow's 0..255), else their own range
         values = np.asarray(img, np.float64)
@@ -441,7 +435,7 @@ def _pil_to_batch(img: Image.Image) -> tuple[torch.Tensor, Restore]:
         high = max(65535.0 if working == "I" else 255.0, values.max(initial=0.0))
         array = ((values - low) / (high - low)).astype(np.float32)
     else:
-        array = np.asarray(img if img.mode == working else img.convert(working))
+        array = np.asarray(to_working_mode(img))
     x, restore_array = _numpy_to_batch(array)
 
     def restore(y: torch.Tensor) -> Image.Image:

@@ -28,6 +28,11 @@ class LearnedResize(v2.Transform):
     ``fov`` (a view for classifiers; 1, the default, never crops): the thumbnail, of the whole
     image's size, shows the centre fraction ``fov`` of each side, or a box ``(left, top, right,
     bottom)`` in pixels (see ``learned_resize``); boxes, masks and keypoints follow the crop.
+
+    Example:
+        >>> import torch
+        >>> LearnedResize(ratio=2)(torch.zeros(3, 64, 48, dtype=torch.uint8)).shape
+        torch.Size([3, 32, 24])
     """
 
     def __init__(self, ratio: float | None = None, *, size: tuple[int, int] | None = None,

@@ -41,11 +41,13 @@ def main(runs):
                  lambda r: _row(r["batch"], ratio=ratio, method=method)["images_per_s"], "{:.0f}")
         show(f"batch ratio {ratio} learned / PIL time",
              lambda r: _row(r["batch"], ratio=ratio, method="learned_resize, uint8 batch tensor")["vs_pil_bicubic"])
-    for method in ("learned", "bicubic"):
-        show(f"convert {method} img/s", lambda r: _row(r["convert"], method=method)["images_per_s"], "{:.1f}")
-        show(f"convert {method} img/s after start-up",
-             lambda r: _row(r["convert"], method=method)["images_per_s_after_startup"], "{:.1f}")
-        show(f"convert {method} start-up s", lambda r: _row(r["convert"], method=method)["startup_seconds"])
+    for method, old in (("learned", "learned"), ("pil_bicubic", "bicubic")):  # (runs before the rename say bicubic)
+        def row(r, method=method, old=old):
+            return next(x for x in r["convert"] if x["method"] in (method, old))
+
+        show(f"convert {method} img/s", lambda r: row(r)["images_per_s"], "{:.1f}")
+        show(f"convert {method} img/s after start-up", lambda r: row(r)["images_per_s_after_startup"], "{:.1f}")
+        show(f"convert {method} start-up s", lambda r: row(r)["startup_seconds"])
     for row in sorted((r for r in results[0]["classify"] if r["device"] == "cpu"), key=lambda r: r["batch"]):
         key = {"device": "cpu", "batch": row["batch"], "pipeline": row["pipeline"]}
         # the full-size classifier's own rate; the pipelines' speed-up against it

@@ -1,4 +1,4 @@
-"""How close `downscale convert --method bicubic` comes to the machine's ceiling: the same folder through a bare
+"""How close `downscale convert --method pil_bicubic` comes to the machine's ceiling: the same folder through a bare
 Pillow loop (decode, resize by 2 with BICUBIC, encode JPEG q90 to memory) in N processes, against the CLI
 (as a real subprocess; its own reported conversion rate and the wall-clock rate), alternating, R rounds.
 
@@ -42,15 +42,15 @@ def main(folder: Path, jobs: int, rounds: int):
             tic = time.perf_counter()
             pool.map(_bare, files, chunksize=8)
             bare.append(len(files) / (time.perf_counter() - tic))
-            wall, converting = _time_convert(str(folder), 2, jobs, "bicubic")  # `downscale convert` as a subprocess
+            wall, converting = _time_convert(str(folder), 2, jobs, "pil_bicubic")  # `downscale convert` as a subprocess
             cli_wall.append(len(files) / wall)
             cli_own.append(len(files) / converting)
     med = statistics.median
     click.echo(f"{len(files)} JPEGs from {folder}, ratio 2, --jobs {jobs}, median of {rounds} alternating rounds")
     click.echo(f"bare Pillow loop, {jobs} processes (already started): {med(bare):.1f} img/s  {[round(v, 1) for v in bare]}")
-    click.echo(f"downscale convert --method bicubic, its reported rate: {med(cli_own):.1f} img/s  "
+    click.echo(f"downscale convert --method pil_bicubic, its reported rate: {med(cli_own):.1f} img/s  "
                f"{[round(v, 1) for v in cli_own]}")
-    click.echo(f"downscale convert --method bicubic, wall clock incl. start-up: {med(cli_wall):.1f} img/s  "
+    click.echo(f"downscale convert --method pil_bicubic, wall clock incl. start-up: {med(cli_wall):.1f} img/s  "
                f"{[round(v, 1) for v in cli_wall]}")
 
 

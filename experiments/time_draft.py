@@ -1,4 +1,4 @@
-"""What `downscale convert --method bicubic --draft` (the default) costs in fidelity and gains in speed.
+"""What `downscale convert --method pil_bicubic --draft` (the default) costs in fidelity and gains in speed.
 
     python experiments/time_draft.py FOLDER [--ratios 4,8,16] [--jobs 2] [--rounds 3]
 
@@ -7,7 +7,7 @@
    (of 255) and PSNR (scikit-image) over the photos decoded reduced (the others, whose sides no scale
    divides, are decoded in full: identical).
 2. Speed in this process (one core): decode + resize per photo, full vs reduced, median of --rounds.
-3. Speed of the CLI: `downscale convert FOLDER --method bicubic --ratio R --jobs J` with --draft and
+3. Speed of the CLI: `downscale convert FOLDER --method pil_bicubic --ratio R --jobs J` with --draft and
    --no-draft (and -r), as real subprocesses, alternating, --rounds each; the rate after start-up it reports.
 """
 
@@ -28,9 +28,9 @@ from downscale.images import read_image, read_image_reduced
 
 
 def _bicubic(path: Path, ratio: int, most: int) -> tuple[np.ndarray, int]:
-    """What `convert --method bicubic` writes (before encoding) when decoding at up to 1/most; and the scale."""
+    """What `convert --method pil_bicubic` writes (before encoding) when decoding at up to 1/most; and the scale."""
     img, scale = read_image_reduced(path, most)
-    return np.asarray(thumbnail(img, Options(ratio=ratio, method="bicubic"), scale)), scale
+    return np.asarray(thumbnail(img, Options(ratio=ratio, method="pil_bicubic"), scale)), scale
 
 
 @click.command()
@@ -69,7 +69,7 @@ def main(folder: Path, ratios: str, jobs: int, rounds: int):
         cli = {"--no-draft": [], "--draft": []}
         for _ in range(rounds):
             for flag, rates in cli.items():
-                rates.append(len(files) / _time_convert(str(folder), ratio, jobs, "bicubic", flag, "-r")[1])
+                rates.append(len(files) / _time_convert(str(folder), ratio, jobs, "pil_bicubic", flag, "-r")[1])
         mean = float(np.mean([d.mean() for d in diffs]))
         click.echo(f"| {ratio} | {reduced}/{len(files)} | {mean:.2f} | {max(int(d.max()) for d in diffs)} | "
                    f"{min(psnrs):.1f} / {statistics.median(psnrs):.1f} | {timings['full']:.2f} | "

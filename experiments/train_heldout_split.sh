@@ -11,5 +11,5 @@ even=runs/split-even
 downscale train --data "$even" --teacher-weights "$TEACHER" \
   --normalize minus1to1 --ratio "$1" --freeze-classifier --tau 1 --w-kd 1 --w-cl "${W_CL:-1}" --w-mm 20 --w-colour 0 \
   --epochs "${EPOCHS:-6}" ${LIMIT:+--limit $LIMIT} --holdout 500 --no-flip --seed 0 --downscaler-arch area \
-  --downscaler-width "${WIDTH:-8}" --downscaler-skip "${SKIP:-mean}" --out "$2" --cache runs/cache-split-even \
+  --downscaler-width "${WIDTH:-8}" --downscaler-skip "${SKIP:-area}" --out "$2" --cache runs/cache-split-even \
   --log-every 20 --batch-size 32

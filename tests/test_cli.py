@@ -104,6 +104,19 @@ def test_bicubic_method_matches_pillow(photo_tree, tmp_path, astronaut):
     assert np.array_equal(np.asarray(Image.open(out / "a.png")), np.asarray(expected))
 
 
+def test_convert_method_bicubic_is_the_old_spelling_of_pil_bicubic(photo_tree, tmp_path):
+    outs = {}
+    for method in ("pil_bicubic", "bicubic"):
+        result = _run("convert", photo_tree / "a.png", "-o", tmp_path / method, "--method", method, "--ratio", 4)
+        assert result.exit_code == 0, result.output
+        notice = "note: --method bicubic is now spelled --method pil_bicubic (the same resize)"
+        assert (notice in result.output) == (method == "bicubic")
+        outs[method] = (tmp_path / method / "a.png").read_bytes()
+    assert outs["bicubic"] == outs["pil_bicubic"]  # the old command's output does not change
+    result = _run("convert", photo_tree / "a.png", "-o", tmp_path / "x", "--method", "bicubic_aa")
+    assert result.exit_code == 2 and "'bicubic_aa' is not one of learned, pil_bicubic" in result.output
+
+
 def test_no_draft_decodes_jpegs_in_full(tmp_path, astronaut):
     astronaut.save(tmp_path / "a.jpg", quality=95)
     outs = {}

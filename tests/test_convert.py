@@ -87,3 +87,29 @@ def test_draft_decoding_is_only_used_for_bicubic_reducing_at_least_twice_from_th
         assert convert_one(task, Options(ratio=ratio, method=method, draft=draft, fmt="png")).status == "converted"
         outs.append(np.asarray(Image.open(task.dest)))
     assert np.array_equal(*outs)
+
+
+def test_options_method_bicubic_is_the_deprecated_spelling_of_pil_bicubic():
+    with pytest.warns(DeprecationWarning, match="convert method 'bicubic' is now spelled 'pil_bicubic'"):
+        assert Options(method="bicubic").method == "pil_bicubic"
+    assert Options(method="pil_bicubic").method == "pil_bicubic"
+    with pytest.raises(ValueError, match="Options.method must be one of learned, pil_bicubic, got 'area'"):
+        Options(method="area")
+
+
+def test_batched_groups_calls_once_per_group_and_leaves_failed_groups_to_the_caller():
+    from downscale.convert import batched
+
+    calls = []
+
+    def run(group):
+        calls.append(group)
+        if "bad" in group:
+            raise ValueError("one bad item fails its group")
+        return [s.upper() for s in group]
+
+    items = ["ab", "c", "cd", "bad", "ef", "xyz"]
+    assert batched(items, len, run) == ["AB", "C", "CD", None, "EF", None]
+    assert calls == [["ab", "cd", "ef"], ["c"], ["bad", "xyz"]]
+    assert batched(items[:3], len, run, least=2) == ["AB", None, "CD"]  # a group of one: the caller's
+    assert batched([], len, run) == []

@@ -1,5 +1,6 @@
 import io
 import os
+import re
 
 import numpy as np
 import pytest
@@ -145,3 +146,44 @@ def test_one_orientation_table_for_pil_and_arrays(orientation):
     moved = moved[::-1] if flip_rows else moved
     moved = moved[:, ::-1] if flip_cols else moved
     assert np.array_equal(np.asarray(Image.fromarray(array).transpose(method)), moved)
+
+
+@pytest.mark.parametrize("mode, info, working", [
+    ("1", {}, "L"), ("P", {}, "RGB"), ("P", {"transparency": 0}, "RGBA"), ("PA", {}, "RGBA"),
+    ("L", {"transparency": 3}, "LA"), ("RGB", {"transparency": (1, 2, 3)}, "RGBA"), ("RGB", {}, "RGB"),
+    ("I;16B", {}, "I;16"), ("RGBX", {}, "RGB"), ("CMYK", {}, "CMYK"), ("F", {}, "F"), ("HSV", {}, None),
+])
+def test_one_mode_normalisation_for_both_resize_methods(mode, info, working):
+    from downscale.convert import Options, thumbnail
+    from downscale.images import to_working_mode, working_mode
+
+    img = Image.new(mode, (8, 6))
+    img.info.update(info)
+    assert working_mode(img) == working
+    assert to_working_mode(img).mode == (working or mode)  # an unknown mode is left to Pillow
+    assert thumbnail(img, Options(ratio=2, method="pil_bicubic")).mode == (working or mode)
+
+
+def test_sixteen_bit_data_keeps_its_values_in_either_byte_order():
+    from downscale.images import to_working_mode
+
+    values = np.array([[0, 300], [65535, 4096]], dtype=">u2")
+    img = Image.frombytes("I;16B", (2, 2), values.tobytes())
+    assert np.array_equal(np.asarray(to_working_mode(img)), values.astype(np.uint16))
+
+
+def test_one_pre_open_check_names_the_file(tmp_path):
+    from downscale.images import check_openable
+
+    from conftest import REPO
+
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    os.mkfifo(tmp_path / "pipe.jpg")
+    (tmp_path / "a.jpg").write_bytes(b"x")
+    check_openable(tmp_path / "a.jpg")
+    for name, cause in [("empty.jpg", "it is empty (0 bytes)"), ("pipe.jpg", "not a regular file"),
+                        ("missing.jpg", "cannot read: No such file or directory")]:
+        with pytest.raises(ImageReadError, match=f"{name}: .*{re.escape(cause)}"):
+            check_openable(tmp_path / name)
+    users = [p.name for p in (REPO / "downscale").rglob("*.py") if "S_ISREG" in p.read_text()]
+    assert users == ["images.py"]  # the GPU JPEG path asks check_openable too

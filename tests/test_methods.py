@@ -94,3 +94,23 @@ def test_fov_errors_name_the_problem(images):
         thumbnail("bicubic_aa", images, 1, fov=0.75)
     with pytest.raises(ValueError, match="fov must be"):
         thumbnail("area", images, 2, fov=0)
+
+
+def test_canonical_names_keep_old_spellings_as_deprecated_aliases():
+    from downscale.methods import CONVERT_METHODS, RENAMED, SKIP_METHODS, canonical
+
+    assert canonical("bicubic", "eval") == "bicubic"  # eval's bicubic was always torch's, without antialias
+    with pytest.warns(DeprecationWarning, match="convert method 'bicubic' is now spelled 'pil_bicubic'"):
+        assert canonical("bicubic", "convert") == "pil_bicubic"
+    with pytest.warns(DeprecationWarning, match="skip method 'mean' is now spelled 'area'"):
+        assert canonical("mean", "skip") == "area"
+    every = {new for renamed in RENAMED.values() for new in renamed.values()}
+    assert every <= set(METHODS) and set(CONVERT_METHODS) <= set(METHODS) and set(SKIP_METHODS) <= set(CLASSICAL)
+
+
+def test_the_names_import_without_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, downscale.methods; print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"

@@ -363,3 +363,28 @@ def _check_a_trained_skip_layout(model, x, ratio, monkeypatch):
         model.eval()
         flat = torch.tensor([0.8, 0.1, 0.3]).view(1, 3, 1, 1).expand(1, 3, 24, 40)
         torch.testing.assert_close(model(flat), flat[..., : 24 // ratio, : 40 // ratio], rtol=0, atol=1e-6)
+
+
+def test_skip_mean_is_the_old_spelling_of_area():
+    with pytest.warns(DeprecationWarning, match="skip method 'mean' is now spelled 'area'"):
+        old = Downscaler(2, 8, "area", "mean")
+    new = Downscaler(2, 8, "area", "area")
+    assert old.skip == new.skip == Downscaler(2, 8, "area").skip == "area"
+    assert old.config() == new.config() == {"ratio": 2, "width": 8, "arch": "area"}  # files unchanged
+    with pytest.raises(ValueError, match=r"skip must be one of \('area', 'nearest', 'bicubic'\)"):
+        Downscaler(2, 8, "area", "block")
+
+
+def test_as_float_is_the_one_uint8_to_float():
+    import re
+
+    from downscale.model import as_float
+
+    from conftest import REPO
+
+    u8 = torch.tensor([0, 51, 255], dtype=torch.uint8)
+    assert torch.allclose(as_float(u8), torch.tensor([0.0, 0.2, 1.0])) and as_float(u8).dtype == torch.float32
+    by_hand = re.compile(r"\.(float|to\(torch\.float32\))\(\)\s*/\s*255|\.div_?\(255")
+    users = sorted(p.relative_to(REPO).as_posix() for p in (REPO / "downscale").rglob("*.py")
+                   if by_hand.search(p.read_text()))
+    assert users == ["downscale/model.py"]  # as_float itself

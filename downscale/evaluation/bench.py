@@ -23,9 +23,10 @@ from PIL import Image
 
 from ..classifiers import build_classifier
 from ..convert import find_images
-from ..model import TRAINED_RATIOS, bicubic, output_size
+from ..model import TRAINED_RATIOS, as_float, bicubic, output_size
 from ..pretrained import default_weights, load_downscaler
 from ..resize import learned_resize
+from ..sizes import parse_list
 from .cost import median_time
 from .report import write_text
 
@@ -35,10 +36,11 @@ PIL_FILTERS = {"bicubic": Image.Resampling.BICUBIC, "nearest": Image.Resampling.
 
 
 def _ints(ctx, param, value):
+    """Click callback: ``sizes.parse_list`` of integers, its ValueError a usage error."""
     try:
-        return [int(v) for v in value.split(",") if v.strip()]
+        return parse_list(value, int)
     except ValueError as exc:
-        raise click.BadParameter(f"expected comma-separated integers ({exc})") from exc
+        raise click.BadParameter(str(exc)) from None
 
 
 def _trained_ratios(ratios: list[int]) -> list[int]:
@@ -74,7 +76,7 @@ def resize_bench(sizes: list[int], ratios: list[int], repeats: int, warmup: int)
             cases["PIL reduce"] = ("cpu", lambda: pil.reduce(ratio))
             cases["learned_resize (PIL in/out)"] = ("cpu", lambda: learned_resize(pil, ratio))
             for dev in _devices():
-                x = (u8.permute(2, 0, 1)[None].float() / 255).to(dev).contiguous(memory_format=CL)
+                x = as_float(u8.permute(2, 0, 1)[None]).to(dev).contiguous(memory_format=CL)
                 e_dev = copy.deepcopy(e).to(dev).to(memory_format=CL)  # Module.to moves in place: one copy each
                 for mode in ("nearest", "bicubic", "area"):  # without antialias (area has none to take)
                     cases[f"torch {mode} ({dev})"] = (dev, lambda x=x, mode=mode: F.interpolate(x, size=out, mode=mode))
@@ -134,14 +136,14 @@ def gpu_bench(batches: list[int], side: int, ratios: list[int], repeats: int, wa
 
 def convert_bench(folder: str, ratio: int, jobs: int, repeats: int) -> list[dict]:
     """Seconds and images per second of ``downscale convert FOLDER --jobs J`` as a real subprocess
-    (start-up, decode, resize, encode and write included) for ``--method learned`` and ``bicubic``,
+    (start-up, decode, resize, encode and write included) for ``--method learned`` and ``pil_bicubic``,
     median of ``repeats`` runs into fresh folders; also the rate after start-up (imports, weights),
     from the conversion time the command itself reports (``--json``)."""
     files = [f for f, _ in find_images([Path(folder)], Path(tempfile.gettempdir()) / "unused", recursive=True)[0]]
     if not files:
         raise click.BadParameter(f"{folder} holds no images", param_hint="--folder")
     rows = []
-    for method in ("learned", "bicubic"):
+    for method in ("learned", "pil_bicubic"):
         runs = [_time_convert(folder, ratio, jobs, method) for _ in range(repeats)]
         seconds, converting = (statistics.median(r[k] for r in runs) for k in (0, 1))
         rows.append({"method": method, "images": len(files), "ratio": ratio, "jobs": jobs, "seconds": seconds,
@@ -288,7 +290,7 @@ def bench(sizes, ratios, repeats, warmup, batch, batch_side, classifier, num_cla
     if folder and engines:
         from .engine_bench import engine_bench, engine_table
 
-        names = [e.strip() for e in engines.split(",") if e.strip()]
+        names = parse_list(engines)
         click.echo(f"\n## `downscale convert {folder} --ratio {convert_ratio} --jobs {jobs} --engine E` on each engine, "
                    f"{repeats} alternating rounds: median (range); start-up = to the first result\n")
         results["engines"] = engine_bench(folder, names, convert_ratio, jobs, repeats)

@@ -1,34 +1,36 @@
-"""``downscale eval``: compare thumbnail methods on the same images, for a frozen classifier or a student."""
+"""``downscale eval``: compare thumbnail methods on the same images, for a frozen classifier or a student
+(arguments checked and loaded here; ``runner.evaluate`` measures, the report module renders)."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sys
 import time
 from pathlib import Path
 
 import click
-import numpy as np
 import torch
 
-from ..classifiers import EXTERNAL, NORMALIZATIONS, build_classifier, class_indices, load_classifier
+from ..classifiers import EXTERNAL, NORMALIZATIONS, build_classifier, load_classifier
 from ..errors import DownscaleError, InvalidArgumentError
-from ..images import unreadable_images
 from ..methods import CLASSICAL, METHODS, REFERENCE, check_methods
 from ..model import TRAINED_RATIOS, output_size
 from ..pretrained import default_weights, list_pretrained, load_downscaler, load_weights
 from ..resize import check_device
-from ..sizes import check_fov
+from ..sizes import check_fov, parse_list
+from . import runner
 from .report import grid_png, markdown, write_json, write_text
-from .runner import VIEWS, Plan, image_folder, key_name, run, seeded_subset, subset_mask, summarise
+from .runner import VIEWS
 
 
 def _csv(kind):
+    """Click callback: ``sizes.parse_list`` of the value, its ValueError a usage error."""
     def parse(ctx, param, value):
         try:
-            return [kind(v.strip()) for v in value.split(",") if v.strip()]
+            return parse_list(value, kind)
         except ValueError as exc:
-            raise click.BadParameter(f"expected a comma-separated list ({exc})") from exc
+            raise click.BadParameter(str(exc)) from None
     return parse
 
 
@@ -82,12 +84,12 @@ def _fovs(ctx, param, value):
     if value is None:
         return None
     fovs = []
-    for text in value.split(","):
+    for text in parse_list(value):
         try:
-            fovs.append(check_fov(_number(text.strip())))
+            fovs.append(check_fov(_number(text)))
         except (ValueError, InvalidArgumentError):
             raise click.BadParameter(f"expected numbers with 0 < fov <= 1 (the centre fraction of each side), "
-                                     f"comma-separated, e.g. 1,0.875,0.75; got {text.strip()!r}") from None
+                                     f"comma-separated, e.g. 1,0.875,0.75; got {text!r}") from None
     if len(set(fovs)) != len(fovs):
         raise click.BadParameter(f"a field of view is listed twice in {value!r}")
     return [int(f) if f == 1 else f for f in fovs]
@@ -181,21 +183,16 @@ def evaluate(data, classifier, classifier_weights, normalize, student, downscale
         except ValueError as exc:
             raise click.BadParameter(f"{exc} (images are evaluated at --image-size {image_size})",
                                      param_hint="--ratio") from None
-    if REFERENCE not in methods and any(r != 1 for r in ratios):
-        methods = [REFERENCE, *methods]  # the reference of the quality columns
     if meta and meta.get("method") and meta["method"] not in methods:
         methods = [*methods, meta["method"]]  # the student's own thumbnails
     labelled = any(p.is_dir() for p in Path(data).iterdir())
     if agreement:
-        ratios = ratios if 1 in ratios else [1, *ratios]  # agreement is with the full image's top-1
         views = [*views, "agreement"] if labelled else ["agreement"]
     elif not labelled:
         raise click.UsageError(f"{data}: no class sub-folders, so no labels: add --agreement to compare methods "
                                "by agreement with the full image's top-1")
     try:
         models, info = _downscalers(ratios if "learned" in methods else [], downscalers, meta)
-        dataset = image_folder(data, image_size, labelled=labelled)
-        class_map = class_indices(dataset.classes, model.num_classes) if labelled else []
     except (DownscaleError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     own = None  # (method, ratio) of the student's own thumbnails, marked in the report
@@ -203,61 +200,34 @@ def evaluate(data, classifier, classifier_weights, normalize, student, downscale
         own = (meta["method"], meta.get("ratio"))
     elif meta and meta.get("downscaler") and info.get(meta.get("ratio"), {}).get("name") == str(meta["downscaler"]):
         own = ("learned", meta.get("ratio"))
-    indices = seeded_subset(len(dataset), limit, seed)
-    bad = unreadable_images([dataset.samples[i][0] for i in indices])  # listed and skipped, as by convert
-    for message in bad.values():
-        click.echo(f"error: {message}; skipped", err=True)
-    indices = [index for n, index in enumerate(indices) if n not in bad]
-    if not indices:
-        raise click.ClickException(f"{data}: none of the {len(bad)} image file(s) can be read")
-    torch.manual_seed(seed)
-    fovs = fovs if fovs and fovs != [1] else None  # fov 1 alone is the default: today's report
-    plan = Plan(methods, ratios, models, fovs or [1])
-    with click.progressbar(length=len(indices), label=f"eval {len(indices)} images", file=sys.stderr) as bar:
-        def progress(loader):
-            for images, target in loader:
-                yield images, target
-                bar.update(len(target))
-                if not sys.stderr.isatty():  # the bar is hidden in logs: say how far it got
-                    click.echo(f"{bar.pos}/{len(indices)} images, {time.perf_counter() - start:.0f} s", err=True)
-        raw = run(dataset, indices, model, class_map, plan, batch_size=batch_size, device=device,
-                  grid_images=grid_images, latency_repeats=latency_repeats, progress=progress)
-    paths = [str(Path(dataset.samples[i][0]).relative_to(data)) for i in indices]
-    groups = {"all images": np.ones(len(indices), bool)}
-    mask = subset_mask(paths, subset_regex)
-    if mask is not None and 0 < mask.sum() < len(mask):
-        groups[f"files matching /{subset_regex}/"] = mask
-    rows = summarise(raw, class_map, groups, views)
-    for row in rows:
-        row["size"] = output_size(image_size, image_size, row["ratio"])
-        row["own"] = own is not None and (row["method"], row["ratio"]) == own and row.get("fov", 1) == 1
-    labels = raw["labels"]
-    results = {
-        "config": {
-            "model": label, "data": str(data), "n_images": len(indices), "limit": limit, "seed": seed,
-            "methods": methods, "ratios": ratios, **({"fovs": fovs} if fovs else {}), "classes": views,
-            "image_size": image_size,
-            "num_outputs": model.num_classes, "num_classes": len(dataset.classes), "batch_size": batch_size,
-            "device": device, "threads": torch.get_num_threads(), "latency_repeats": latency_repeats,
-            "torch": torch.__version__, "subset_regex": subset_regex,
-            "downscalers": {f"{r:g}": d for r, d in info.items()},
-            "own_method": key_name(*own) if own else None, "wall_s": time.perf_counter() - start,
-            "unreadable": list(bad.values()),
-        },
-        "rows": rows,
-        "images": [{"path": p, "label": int(y)} for p, y in zip(paths, labels)],
-        "per_image": {key_name(*k): {"logit_pred": raw["logit_pred"][k], "dataset_pred": raw["dataset_pred"][k]}
-                      for k in raw["keys"]},
-    }
+    with contextlib.ExitStack() as stack:
+        bars = []
+
+        def progress(done, total):
+            if not bars:
+                bars.append(stack.enter_context(click.progressbar(length=total, label=f"eval {total} images",
+                                                                  file=sys.stderr)))
+            bars[0].update(done - bars[0].pos)
+            if done and not sys.stderr.isatty():  # the bar is hidden in logs: say how far it got
+                click.echo(f"{done}/{total} images, {time.perf_counter() - start:.0f} s", err=True)
+
+        try:
+            results = runner.evaluate(
+                data, model, methods, ratios, downscalers=models, fovs=fovs, views=views, limit=limit, seed=seed,
+                batch_size=batch_size, image_size=image_size, subset_regex=subset_regex, device=device,
+                grid_images=grid_images, latency_repeats=latency_repeats, label=label, downscaler_info=info, own=own,
+                progress=progress, skipped=lambda message: click.echo(f"error: {message}; skipped", err=True))
+        except (DownscaleError, ValueError) as exc:
+            raise click.ClickException(str(exc)) from exc
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "results.json", results)
-    write_text(out / "results.md", markdown(results))
+    write_json(out / "results.json", results.as_json())
+    write_text(out / "results.md", markdown(results.as_json()))
     if grid_images:
-        grid_png(out / "grid.png", raw["examples"],
-                 [(m, r, f) for r in ratios if r != 1 for f in fovs or [1] for m in (REFERENCE, "learned")])
-    click.echo(markdown(results))
+        grid_png(out / "grid.png", results.examples, results.grid_columns)
+    click.echo(markdown(results.as_json()))
     click.echo(f"wrote {out / 'results.json'}, {out / 'results.md'}" + (f", {out / 'grid.png'}" if grid_images else ""))
-    if bad:
-        click.echo(f"{len(bad)} unreadable image file(s) skipped (listed above and in results.json)", err=True)
+    if results.unreadable:
+        click.echo(f"{len(results.unreadable)} unreadable image file(s) skipped (listed above and in results.json)",
+                   err=True)
         sys.exit(1)

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageDraw
 
 from ..images import write_atomic
+from ..model import as_float
 from .stats import discordant, mcnemar_exact
 
 VIEW_TITLES = {"all": "top-1 over all {outputs} classifier outputs", "dataset": "top-1 over the {classes} dataset classes",
@@ -142,7 +143,7 @@ def grid_png(path: Path, examples: dict, columns: list[tuple[str, float, float]]
     """
     images = examples["images"]
     n, _, h, w = images.shape
-    cols = [("original", images.float() / 255)]
+    cols = [("original", as_float(images))]
     for method, ratio, fov in columns:
         t = examples["thumbs"].get((method, ratio, fov))
         if t is not None:

@@ -1,11 +1,14 @@
-"""The evaluation loop: decode each image once, make every method's thumbnails per batch, classify them,
-and summarise per-image results into accuracy, paired tests, thumbnail quality, FLOPs and latency."""
+"""The evaluation: decode each image once, make every method's thumbnails per batch, classify them, and
+summarise per-image results into accuracy, paired tests, thumbnail quality, FLOPs and latency
+(``evaluate`` -> ``Results``; ``downscale eval`` renders them)."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -13,11 +16,13 @@ import torchvision
 from torch.utils.data import DataLoader, Subset
 from torchvision.transforms import v2
 
-from ..methods import CLASSICAL, FULL, REFERENCE, thumbnail
-from ..model import Downscaler, output_size
+from ..classifiers import class_indices
+from ..images import unreadable_images
+from ..methods import CLASSICAL, FULL, REFERENCE, check_methods, thumbnail
+from ..model import Downscaler, as_float, output_size
 from .cost import flops, median_time
 from .quality import thumbnail_quality
-from .stats import discordant, mcnemar_exact, wilson_interval
+from .stats import paired, wilson_interval
 
 VIEWS = ("all", "dataset", "agreement")  # top-1 over every classifier output, or only over the dataset's
 # classes; or agreement: the thumbnail's top-1 equals the same classifier's top-1 on the full image (no labels)
@@ -176,7 +181,7 @@ def measure_cost(keys, images, classifier, downscalers, repeats, device) -> tupl
         down = downscalers.get(ratio)
         size = output_size(*images.shape[-2:], ratio)
         flops_[key] = {
-            "downscaler": flops(down, images[:1].float() / 255) if method == "learned" else 0,
+            "downscaler": flops(down, as_float(images[:1])) if method == "learned" else 0,
             "classifier": flops(classifier, torch.zeros(1, 3, *size, device=device)),
             "full_size": full_size,
         }
@@ -187,12 +192,6 @@ def measure_cost(keys, images, classifier, downscalers, repeats, device) -> tupl
             latency[key] = {"batch": len(images), "downscale_ms": 1e3 * t_down / len(images),
                                       "classify_ms": 1e3 * t_cls / len(images)}
     return flops_, latency
-
-
-def _paired(ok: np.ndarray, other: np.ndarray) -> dict:
-    better, worse = discordant(ok.tolist(), other.tolist())
-    return {"delta": float(ok.mean() - other.mean()), "method_only": better, "other_only": worse,
-            "p_mcnemar": mcnemar_exact(better, worse)}
 
 
 def best_classical(top1: dict[str, float]) -> str | None:
@@ -247,9 +246,9 @@ def summarise(raw: dict, class_map: list[int], groups: dict[str, np.ndarray], vi
                 b = best[ratio]
                 if b and method != FULL and (method, fov) != b:
                     row["vs_best_classical"] = {"method": b[0], **({"fov": b[1]} if sweep else {}),
-                                                **_paired(ok, ok_of[(b[0], ratio, b[1])])}
+                                                **asdict(paired(ok, ok_of[(b[0], ratio, b[1])]))}
                 if method not in (FULL, REFERENCE) and (REFERENCE, ratio, fov) in ok_of:
-                    row["vs_bicubic"] = _paired(ok, ok_of[(REFERENCE, ratio, fov)])
+                    row["vs_bicubic"] = asdict(paired(ok, ok_of[(REFERENCE, ratio, fov)]))
                 if k in raw["quality"]:
                     q = raw["quality"][k]
                     row["quality_vs_bicubic"] = {
@@ -269,3 +268,131 @@ def subset_mask(paths: list[str], pattern: str | None) -> np.ndarray | None:
         return None
     rx = re.compile(pattern)
     return np.array([bool(rx.search(Path(p).name)) for p in paths])
+
+
+@dataclass
+class Results:
+    """What ``evaluate`` measured: ``as_json()`` is the content of results.json (``config``, ``rows``
+    from ``summarise``, ``images`` ``[{"path", "label"}]`` and ``per_image`` ``{key_name: {"logit_pred",
+    "dataset_pred"}}``); ``examples`` and ``grid_columns`` are what ``report.grid_png`` draws."""
+
+    config: dict
+    rows: list[dict]
+    images: list[dict]
+    per_image: dict
+    examples: dict = field(repr=False)
+    grid_columns: list[tuple[str, float, float]] = field(default_factory=list)
+
+    @property
+    def unreadable(self) -> list[str]:
+        """The messages of the image files that could not be read (skipped)."""
+        return self.config["unreadable"]
+
+    def as_json(self) -> dict:
+        return {"config": self.config, "rows": self.rows, "images": self.images, "per_image": self.per_image}
+
+
+def evaluate(
+    data: str | Path,
+    classifier: torch.nn.Module,
+    methods: list[str],
+    ratios: list[float],
+    *,
+    downscalers: dict[float, Downscaler] | None = None,
+    fovs: list[float] | None = None,
+    views: list[str] = ("all", "dataset"),
+    limit: int | None = None,
+    seed: int = 0,
+    batch_size: int = 64,
+    image_size: int = 224,
+    subset_regex: str | None = "ILSVRC2012_val_",
+    device: str = "cpu",
+    grid_images: int = 6,
+    latency_repeats: int = 5,
+    label: str = "",
+    downscaler_info: dict | None = None,
+    own: tuple[str, float] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    skipped: Callable[[str], None] | None = None,
+) -> Results:
+    """Evaluate thumbnail ``methods`` (``downscale.methods`` names) at ``ratios`` with ``classifier``
+    (a module taking float ``[N, 3, h, w]`` in [0, 1]) on the images under ``data``.
+
+    ``data`` is an ImageFolder (class sub-folders), or any folder of photos when ``views`` is only
+    ``["agreement"]``. Images are fitted to ``image_size`` (short side, centre crop); ``limit`` draws a
+    ``seed``-ed subset. ``bicubic_aa`` (the reference of the quality columns and of ``vs_bicubic``) is
+    added to ``methods`` at ratios above 1, and ratio 1 (the full image) for the ``agreement`` view.
+    ``downscalers``: E per ratio for ``learned``; ``fovs``: fields of view swept by the classical methods
+    (None: the whole image). ``subset_regex``: also report the files whose name matches it.
+    ``label``, ``downscaler_info`` (``{ratio: {"name", "learned"}}``) and ``own`` (the student's own
+    ``(method, ratio)``, marked) describe the run in the report. ``progress(done, total)`` is called
+    before the first and after each batch; ``skipped(message)`` for each unreadable file (skipped).
+
+    Raises ValueError for an unknown method or view, a folder without class sub-folders (unless only
+    agreement is asked for) or without images, a dataset class the classifier lacks, or no readable
+    image; unreadable files are otherwise skipped and listed in ``Results.unreadable``.
+    """
+    start = time.perf_counter()
+    methods = list(check_methods(list(methods)))
+    if bad := [v for v in views if v not in VIEWS]:
+        raise ValueError(f"unknown view(s) {bad}: choose from {', '.join(VIEWS)}")
+    views, ratios = list(views), list(ratios)
+    if REFERENCE not in methods and any(r != 1 for r in ratios):
+        methods = [REFERENCE, *methods]
+    if "agreement" in views and 1 not in ratios:
+        ratios = [1, *ratios]  # agreement is with the full image's top-1
+    if not Path(data).is_dir():
+        raise ValueError(f"{data}: not a folder; give an ImageFolder root (one sub-folder per class)")
+    labelled = any(p.is_dir() for p in Path(data).iterdir())
+    if not labelled and views != ["agreement"]:
+        raise ValueError(f"{data}: no class sub-folders, so no labels: evaluate views=['agreement'] only "
+                         "(agreement with the full image's top-1)")
+    dataset = image_folder(data, image_size, labelled=labelled)
+    class_map = class_indices(dataset.classes, classifier.num_classes) if labelled else []
+    indices = seeded_subset(len(dataset), limit, seed)
+    bad = unreadable_images([dataset.samples[i][0] for i in indices])  # listed and skipped, as by convert
+    for message in bad.values():
+        if skipped:
+            skipped(message)
+    indices = [index for n, index in enumerate(indices) if n not in bad]
+    if not indices:
+        raise ValueError(f"{data}: none of the {len(bad)} image file(s) can be read")
+    torch.manual_seed(seed)
+    fovs = fovs if fovs and list(fovs) != [1] else None  # fov 1 alone is the default: the plain report
+    plan = Plan(methods, ratios, dict(downscalers or {}), fovs or [1])
+
+    def counted(loader):
+        done = 0
+        progress(0, len(indices))
+        for images, target in loader:
+            yield images, target
+            done += len(target)
+            progress(done, len(indices))
+
+    raw = run(dataset, indices, classifier, class_map, plan, batch_size=batch_size, device=device,
+              grid_images=grid_images, latency_repeats=latency_repeats, progress=counted if progress else None)
+    paths = [str(Path(dataset.samples[i][0]).relative_to(data)) for i in indices]
+    groups = {"all images": np.ones(len(indices), bool)}
+    mask = subset_mask(paths, subset_regex)
+    if mask is not None and 0 < mask.sum() < len(mask):
+        groups[f"files matching /{subset_regex}/"] = mask
+    rows = summarise(raw, class_map, groups, views)
+    for row in rows:
+        row["size"] = output_size(image_size, image_size, row["ratio"])
+        row["own"] = own is not None and (row["method"], row["ratio"]) == tuple(own) and row.get("fov", 1) == 1
+    config = {
+        "model": label, "data": str(data), "n_images": len(indices), "limit": limit, "seed": seed,
+        "methods": methods, "ratios": ratios, **({"fovs": fovs} if fovs else {}), "classes": views,
+        "image_size": image_size,
+        "num_outputs": classifier.num_classes, "num_classes": len(dataset.classes), "batch_size": batch_size,
+        "device": device, "threads": torch.get_num_threads(), "latency_repeats": latency_repeats,
+        "torch": torch.__version__, "subset_regex": subset_regex,
+        "downscalers": {f"{r:g}": d for r, d in (downscaler_info or {}).items()},
+        "own_method": key_name(*own) if own else None, "wall_s": time.perf_counter() - start,
+        "unreadable": list(bad.values()),
+    }
+    per_image = {key_name(*k): {"logit_pred": raw["logit_pred"][k], "dataset_pred": raw["dataset_pred"][k]}
+                 for k in raw["keys"]}
+    columns = [(m, r, f) for r in ratios if r != 1 for f in fovs or [1] for m in (REFERENCE, "learned")]
+    return Results(config, rows, [{"path": p, "label": int(y)} for p, y in zip(paths, raw["labels"])], per_image,
+                   raw["examples"], columns if grid_images else [])

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+
+import numpy as np
 
 Z95 = 1.959963984540054  # two-sided 95% normal quantile
 
@@ -45,3 +48,27 @@ def mcnemar_exact(only_a: int, only_b: int) -> float:
         return 1.0
     tail = sum(math.comb(n, k) for k in range(min(only_a, only_b) + 1))
     return min(1.0, 2 * tail / 2**n)
+
+
+@dataclass(frozen=True)
+class Paired:
+    """A method against another on the same images: ``delta`` (its top-1 minus the other's), the
+    discordant counts ``method_only`` (images only the method gets right) and ``other_only``, and the
+    exact two-sided McNemar ``p_mcnemar`` on them. The names of these statistics in every report."""
+
+    delta: float
+    method_only: int
+    other_only: int
+    p_mcnemar: float
+
+
+def paired(ok, other) -> Paired:
+    """``Paired`` statistics of two equal-length boolean sequences of per-image outcomes.
+
+    Example:
+        >>> paired([True, True, False, True], [True, False, False, False])
+        Paired(delta=0.5, method_only=2, other_only=0, p_mcnemar=0.5)
+    """
+    ok, other = np.asarray(ok, dtype=bool), np.asarray(other, dtype=bool)
+    only_ok, only_other = discordant(ok.tolist(), other.tolist())
+    return Paired(float(ok.mean() - other.mean()), only_ok, only_other, mcnemar_exact(only_ok, only_other))

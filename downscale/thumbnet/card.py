@@ -8,7 +8,7 @@ from pathlib import Path
 from ..methods import CLASSICAL
 from .config import TrainConfig
 
-SKIP_NAMES = {"mean": "area (block mean)", "nearest": "nearest (subsampling)", "bicubic": "bicubic without antialias"}
+SKIP_NAMES = {"area": "area (block mean)", "nearest": "nearest (subsampling)", "bicubic": "bicubic without antialias"}
 
 
 def data_name(path: str) -> str:

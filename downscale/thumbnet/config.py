@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..methods import CLASSICAL
+from ..methods import CLASSICAL, RENAMED, SKIP_METHODS, canonical
 from ..training.config import RunConfig, setting
 
 STRATEGIES = ("supervised", "distill", "fm")
@@ -37,12 +37,14 @@ class TrainConfig(RunConfig):
     downscaler_width: int = setting(32, help="hidden channels of E.", min=1)
     downscaler_arch: str = setting("paper", help="layout of E: paper (two 5x5 convs) | unshuffle | area (see "
                                    "model.Downscaler).", choices=("paper", "unshuffle", "area"))
-    downscaler_skip: str = setting("mean", help="the area layout's classical resize under the correction: mean "
-                                   "(block mean) | nearest (subsampling) | bicubic (without antialias).",
-                                   choices=("mean", "nearest", "bicubic"))
+    downscaler_skip: str = setting("area", help="the area layout's classical resize under the correction: area "
+                                   "(block mean) | nearest (subsampling) | bicubic (without antialias); mean: "
+                                   "area's old spelling.", choices=(*SKIP_METHODS, *RENAMED["skip"]))
 
     def __post_init__(self):
-        choices = {"strategy": STRATEGIES, "student_init": ("teacher", "scratch"), "ratio": (2, 4)}
+        self.downscaler_skip = canonical(self.downscaler_skip, "skip", stacklevel=3)
+        choices = {"strategy": STRATEGIES, "student_init": ("teacher", "scratch"), "ratio": (2, 4),
+                   "downscaler_skip": SKIP_METHODS}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"TrainConfig.{name} must be one of {allowed}, got {getattr(self, name)!r}")

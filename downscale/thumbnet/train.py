@@ -23,7 +23,7 @@ from torch.utils.data.distributed import DistributedSampler
 from ..classifiers import class_indices
 from ..errors import WeightsError
 from ..images import write_atomic
-from ..methods import CLASSICAL, thumbnail
+from ..methods import CLASSICAL, RENAMED, thumbnail
 from ..model import Downscaler, as_float, bicubic, output_size
 from ..pretrained import load_downscaler, save_weights, sha256
 from ..training.data import (
@@ -393,6 +393,8 @@ def load_checkpoint(path: Path, cfg: TrainConfig, net: ThumbNet, optimizer, sche
         raise ValueError(f"--resume: {path} does not exist (no epoch of this run finished yet)")
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
     saved, now = ckpt["config"], dataclasses.asdict(cfg)
+    skip = saved.get("downscaler_skip")
+    saved["downscaler_skip"] = RENAMED["skip"].get(skip, skip)  # a run from before "mean" was spelled "area"
     changed = sorted(k for k in now if k not in _RESUME_FREE and saved.get(k) != now[k])
     if changed:
         raise ValueError(f"--resume: options {changed} differ from the checkpointed run in {path.parent}; "

@@ -9,6 +9,7 @@ import typing
 
 import click
 
+from ..sizes import parse_list
 from .config import flag_of
 
 
@@ -65,19 +66,14 @@ def _without_none(hint):
 
 
 def _split(kind: type, count: int | None, example: str | None):
-    """A click callback: ``"a,b,c"`` -> a tuple of ``kind`` (exactly ``count`` items when given)."""
-    what = "names" if kind is str else "numbers"
-
+    """A click callback: ``"a,b,c"`` -> a tuple of ``kind`` (exactly ``count`` items when given), by
+    ``sizes.parse_list``."""
     def parse(ctx, param, value):
         if value is None:
             return None
         try:
-            items = tuple(kind(v) for v in value.split(","))
-        except ValueError:
-            raise click.BadParameter(f"expected comma-separated {what}, e.g. {example}; got {value!r}") from None
-        if count is not None and len(items) != count:
-            number = {2: "two", 3: "three"}.get(count, count)
-            raise click.BadParameter(f"needs {number} {what} separated by a comma ({example}), got {value!r}")
-        return items
+            return tuple(parse_list(value, kind, count, example))
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
 
     return parse

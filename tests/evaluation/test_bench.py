@@ -47,7 +47,7 @@ def test_bench_convert_folder_and_large_image(tmp_path):
                                        "--json", str(tmp_path / "b.json")], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     res = json.loads((tmp_path / "b.json").read_text())
-    assert [(r["method"], r["images"]) for r in res["convert"]] == [("learned", 3), ("bicubic", 3)]
+    assert [(r["method"], r["images"]) for r in res["convert"]] == [("learned", 3), ("pil_bicubic", 3)]
     assert all(0 < r["startup_seconds"] < r["seconds"] and r["images_per_s_after_startup"] > r["images_per_s"]
                for r in res["convert"])
     large = res["large"]

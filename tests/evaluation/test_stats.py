@@ -62,3 +62,15 @@ def test_compare_runs_pairs_images_by_path():
     assert res["top1_a"] == pytest.approx(5 / 6) and res["p_mcnemar"] == pytest.approx(0.5)  # 2 * 1/4
     with pytest.raises(ValueError, match="different images"):
         compare_runs(a, "learned@4", {**b, "images": images[::-1]}, "bicubic_aa@4")
+
+
+def test_paired_names_the_statistics_of_two_methods_on_the_same_images():
+    from dataclasses import asdict
+
+    from downscale.evaluation.stats import Paired, paired
+
+    stats = paired([True, True, False, True, False], [True, False, False, False, True])
+    assert stats == Paired(delta=pytest.approx(0.2), method_only=2, other_only=1, p_mcnemar=1.0)
+    assert list(asdict(stats)) == ["delta", "method_only", "other_only", "p_mcnemar"]  # results.json's keys
+    with pytest.raises(ValueError, match="equal length"):
+        paired([True], [True, False])

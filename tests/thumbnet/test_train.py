@@ -3,6 +3,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -63,6 +64,17 @@ def test_resume_refuses_changed_options(tiny_config, tmp_path):
     train(tiny_config(epochs=2), stop_after=1, echo=lambda *a: None)
     with pytest.raises(ValueError, match="tau"):
         train(tiny_config(epochs=2, tau=2.0), resume=True, echo=lambda *a: None)
+
+
+def test_resume_takes_a_checkpoint_that_spells_the_skip_mean(tiny_config, tmp_path):
+    cfg = tiny_config(epochs=2)
+    train(cfg, stop_after=1, echo=lambda *a: None)
+    path = Path(cfg.out) / "checkpoint.pt"
+    ckpt = torch.load(path, weights_only=True)
+    assert ckpt["config"]["downscaler_skip"] == "area"
+    ckpt["config"]["downscaler_skip"] = "mean"  # as written before "mean" was spelled "area"
+    torch.save(ckpt, path)
+    assert train(cfg, resume=True, echo=lambda *a: None)["finished"]
 
 
 def test_classical_baseline_and_frozen_classifier(tiny_config, tmp_path):

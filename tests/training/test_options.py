@@ -70,3 +70,10 @@ def test_bad_values_name_the_option(required):
     assert result.exit_code == 2 and "--ratio" in result.output
     result = CliRunner().invoke(train_dynamic_command, _args(required) + ["--predictor-widths", "8,x"])
     assert result.exit_code == 2 and "comma-separated numbers" in result.output
+
+
+def test_downscaler_skip_mean_is_the_old_spelling_of_area(required, monkeypatch):
+    with pytest.warns(DeprecationWarning, match="skip method 'mean' is now spelled 'area'"):
+        cfg = _parse(train, COMMANDS[0][2], _args(required) + ["--downscaler-skip", "mean"], monkeypatch)
+    assert cfg.downscaler_skip == "area" and cfg == TrainConfig(**required)
+    assert "--downscaler-skip area" in cfg.command_line("train")
