@@ -32,10 +32,9 @@ from .sizes import check_fov, fov_box, output_size
 if TYPE_CHECKING:
     import torch
 
-    from .model import Downscaler
 
 __all__ = ["CLASSICAL", "METHODS", "REFERENCE", "FULL", "CONVERT_METHODS", "SKIP_METHODS", "RENAMED",
-           "canonical", "check_methods", "thumbnail"]
+           "canonical", "check_methods", "thumbnail", "as_float"]
 
 CLASSICAL = ("nearest", "bilinear", "bilinear_aa", "bicubic", "bicubic_aa", "area", "lanczos", "pil_bicubic")
 METHODS = ("learned", *CLASSICAL)
@@ -88,7 +87,7 @@ def check_methods(methods: list[str]) -> list[str]:
 
 
 def thumbnail(
-    method: str, images: torch.Tensor, ratio: float, downscaler: Downscaler | None = None, fov=1.0
+    method: str, images: torch.Tensor, ratio: float, downscaler: torch.nn.Module | None = None, fov=1.0
 ) -> torch.Tensor:
     """Thumbnails of a uint8 ``[N, 3, H, W]`` batch as float ``[N, 3, h, w]`` in [0, 1].
 
@@ -111,7 +110,6 @@ def thumbnail(
     import torch
     import torch.nn.functional as F
 
-    from .model import as_float
 
     if images.dtype != torch.uint8 or images.ndim != 4:
         raise ValueError(f"images must be uint8 [N, 3, H, W], got {images.dtype} {tuple(images.shape)}")
@@ -148,8 +146,23 @@ def _pil_resize(images: torch.Tensor, size: tuple[int, int], resample: Image.Res
     import numpy as np
     import torch
 
-    from .model import as_float
 
     hwc = images.permute(0, 2, 3, 1).cpu().numpy()
     out = [np.asarray(Image.fromarray(im).resize(size[::-1], resample)) for im in hwc]
     return as_float(torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2))
+
+
+def as_float(x: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """uint8 ``x`` (0..255) as a new float tensor in [0, 1] of ``dtype`` (default float32); float ``x`` in
+    ``dtype`` (default: ``x`` itself, no copy). The package's one uint8 -> float (``model.as_float`` too).
+
+    Example:
+        >>> import torch
+        >>> as_float(torch.tensor([0, 51, 255], dtype=torch.uint8))
+        tensor([0.0000, 0.2000, 1.0000])
+    """
+    import torch
+
+    if x.dtype == torch.uint8:
+        return x.to(dtype or torch.float32).div_(255)  # (.to made a copy: divided in place)
+    return x if dtype is None else x.to(dtype)

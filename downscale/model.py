@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .methods import SKIP_METHODS, canonical
+from .methods import SKIP_METHODS, as_float, canonical
 from .sizes import output_size  # noqa: F401  (re-exported: the size rule belongs with E)
 
 __all__ = ["TRAINED_RATIOS", "ARCHITECTURES", "SKIPS", "LAYOUTS", "Downscaler", "PaperDownscaler",
@@ -420,14 +420,6 @@ def sharp_bicubic(x: torch.Tensor, ratio: int) -> torch.Tensor:
     if x.device.type == "cpu" and x.dtype in (torch.float16, torch.bfloat16):  # no CPU kernel for these
         return sharp_bicubic(x.float(), ratio).to(x.dtype)
     return F.interpolate(x, size=size, mode="bicubic", antialias=False, align_corners=False)
-
-
-def as_float(x: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
-    """uint8 ``x`` (0..255) as a new float tensor in [0, 1] of ``dtype`` (default float32); float ``x`` in
-    ``dtype`` (default: ``x`` itself, no copy)."""
-    if x.dtype == torch.uint8:
-        return x.to(dtype or torch.float32).div_(255)  # (.to made a copy: divided in place)
-    return x if dtype is None else x.to(dtype)
 
 
 def _blocks(x: torch.Tensor, ratio: int) -> torch.Tensor:

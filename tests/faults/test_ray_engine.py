@@ -38,7 +38,7 @@ def test_a_local_ray_run_prints_only_our_lines(tmp_path, real_ray):
     for i in range(20):  # two chunks
         noise(8, 10 + i).save(src / f"{i:02d}.png")
     (src / "bad.png").write_bytes(b"not a png")
-    done = _convert(src, "-o", tmp_path / "out", "--method", "bicubic", "--engine", "ray", timeout=600)
+    done = _convert(src, "-o", tmp_path / "out", "--method", "pil_bicubic", "--engine", "ray", timeout=600)
     assert done.returncode == 1, done.stderr
     theirs = [line for line in (done.stdout + done.stderr).splitlines() if line.strip() and not OURS.match(line)]
     assert theirs == [], done.stdout + done.stderr
@@ -54,7 +54,7 @@ def test_a_ray_address_where_nothing_listens_fails_within_seconds_in_one_line(tm
     noise(8, 8).save(tmp_path / "a.png")
     for address in (f"127.0.0.1:{port}", "127.0.0.1:1"):
         tic = time.monotonic()  # (in this process, Ray imported: a loaded machine takes seconds to import it)
-        result = run_cli("convert", tmp_path / "a.png", "-o", tmp_path / "out", "--method", "bicubic",
+        result = run_cli("convert", tmp_path / "a.png", "-o", tmp_path / "out", "--method", "pil_bicubic",
                          "--engine", "ray", "--ray-address", address)
         assert time.monotonic() - tic < 30 and result.exit_code == 1, result.output
         lines = [line for line in result.output.splitlines() if line.strip()]
@@ -72,7 +72,7 @@ def test_a_ray_that_cannot_start_is_one_line_naming_the_cause(tmp_path, monkeypa
     fake = types.SimpleNamespace(is_initialized=lambda: False, init=init)
     monkeypatch.setitem(sys.modules, "ray", fake)
     noise(8, 8).save(tmp_path / "a.png")
-    result = run_cli("convert", tmp_path / "a.png", "-o", tmp_path / "out", "--method", "bicubic", "--engine", "ray")
+    result = run_cli("convert", tmp_path / "a.png", "-o", tmp_path / "out", "--method", "pil_bicubic", "--engine", "ray")
     assert result.exit_code == 1, result.output
     assert result.output.strip().splitlines() == [
         "Error: could not start a local Ray: the raylet failed to startup or the GCS has become overloaded. "
