@@ -93,17 +93,22 @@ def _expected(src, opts) -> list[np.ndarray]:
     return [np.asarray(thumbnail(frame, opts).convert("RGBA")) for frame in read_frames(src).images]
 
 
+def _converted_and_expected(src, out, name: str):
+    """Convert the folder ``src``; the 3 frames of ``out/name`` as shown, and the thumbnails of the source's."""
+    result = run_cli("convert", src, "-o", out, "--method", "bicubic")
+    assert result.exit_code == 0, result.output
+    shown = _shown_frames(out / name)
+    assert len(shown) == 3
+    return shown, _expected(src / name, Options(method="bicubic"))
+
+
 def test_gif_frames_come_out_as_shown_whatever_the_source_disposal(tmp_path):
     src, out = tmp_path / "in", tmp_path / "out"
     src.mkdir()
     frames = _bars()
     frames[0].save(src / "a.gif", save_all=True, append_images=frames[1:], disposal=[1, 2, 1], duration=100,
                    loop=0)
-    result = run_cli("convert", src, "-o", out, "--method", "bicubic")
-    assert result.exit_code == 0, result.output
-    expected = _expected(src / "a.gif", Options(method="bicubic"))
-    shown = _shown_frames(out / "a.gif")
-    assert len(shown) == 3
+    shown, expected = _converted_and_expected(src, out, "a.gif")
     for i, (got, want) in enumerate(zip(shown, expected)):
         # GIF has 1-bit alpha: the written frame is opaque exactly where the thumbnail is at least half
         assert np.array_equal(got[..., 3] > 0, want[..., 3] >= 128), f"frame {i}: an earlier frame shows through"
@@ -117,11 +122,7 @@ def test_apng_frames_come_out_as_shown_whatever_the_source_disposal_and_blend(tm
     frames[1].paste((0, 255, 0, 128), (0, 0, 4, 16))  # half-transparent over frame 0's bar: blending matters
     frames[0].save(src / "a.png", save_all=True, append_images=frames[1:], disposal=disposal, blend=blend,
                    duration=100, loop=0)
-    result = run_cli("convert", src, "-o", out, "--method", "bicubic")
-    assert result.exit_code == 0, result.output
-    expected = _expected(src / "a.png", Options(method="bicubic"))
-    shown = _shown_frames(out / "a.png")
-    assert len(shown) == 3
+    shown, expected = _converted_and_expected(src, out, "a.png")
     for i, (got, want) in enumerate(zip(shown, expected)):
         assert np.array_equal(got, want), f"frame {i} differs from the thumbnail of the frame shown"
 
