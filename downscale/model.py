@@ -291,6 +291,11 @@ class ResidualDownscaler(_BlockDownscaler):
         self.depth = blocks  # read by _layers, which the base __init__ calls
         super().__init__(ratio, width, arch, skip)
 
+    @property
+    def reach(self) -> int:
+        """Thumbnail pixels on each side that one output pixel's correction reads (for tiling)."""
+        return 2 * self.depth + 1
+
     def config(self) -> dict:
         return {**super().config(), "blocks": self.depth}
 
@@ -470,6 +475,7 @@ class _FusedResidual(FusedDownscaler):
     def __init__(self, ratio: int, skip: str, depth: int, **weights: torch.Tensor):
         super().__init__(ratio, **weights)
         self.skip, self.depth = skip, depth
+        self.reach = 2 * depth + 1  # as ResidualDownscaler.reach
 
     def _run(self, x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         r, w = self.ratio, {name: t.to(dtype) for name, t in self.named_buffers()}
