@@ -54,8 +54,8 @@ for folder in map(Path, sys.argv[1:]):
     rows.append((-cfg["ratio"], -top1, f"| {cfg['ratio']} | {folder.name} | {design} | {recipe} | {e / 1e6:.1f} | "
                  f"{s / 1e6:.1f} ({seen}) | {t / (e + s):.2f}x | {'yes' if cap_met else '**no**'} | {100 * top1:.1f} "
                  f"[{100 * low:.1f}, {100 * high:.1f}] | {n} | {run['wall_seconds'] / 60:.1f} |"))
-print(f"| ratio | run | E | recipe | E MFLOPs | S MFLOPs (px) | T / (E + S) | cap met | holdout top-1 % [95% CI] | n "
-      f"| wall min |")
+print("| ratio | run | E | recipe | E MFLOPs | S MFLOPs (px) | T / (E + S) | cap met | holdout top-1 % [95% CI] | n "
+      "| wall min |")
 print("|---:|---|---|---|---:|---:|---:|---|---:|---:|---:|")
 for *_, line in sorted(rows):
     print(line)
