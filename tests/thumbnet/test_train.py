@@ -265,3 +265,20 @@ def test_feature_mapping_matches_the_teacher_grid_when_the_student_saw_an_enlarg
     found, _ = step_losses(cfg, "fm", x, thumb, None, decoded, None, None, teacher, store)
     on_grid = F.interpolate(decoded, size=(4, 4), mode="bilinear", align_corners=False)
     assert found["fm"][1].item() == pytest.approx(feature_mapping(on_grid, features).item())
+
+
+def test_cli_trains_the_residual_layout_and_exports_it(tiny_data, tmp_path):
+    from downscale.model import ResidualDownscaler
+
+    out = tmp_path / "run"
+    args = ["train", "--data", str(tiny_data / "data"), "--teacher-weights", str(tiny_data / "teacher.pt"),
+            "--out", str(out), "--image-size", "64", "--limit", "8", "--holdout", "4", "--batch-size", "4",
+            "--epochs", "1", "--workers", "0", "--ratio", "2", "--downscaler-arch", "residual",
+            "--downscaler-width", "4", "--downscaler-skip", "bicubic"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    e = load_downscaler(out / "downscaler.pt")
+    assert type(e) is ResidualDownscaler
+    assert e.config() == {"ratio": 2, "width": 4, "arch": "residual", "skip": "bicubic", "blocks": 2}
+    assert e.correction.weight.abs().sum() > 0 and e(torch.rand(1, 3, 64, 64)).shape == (1, 3, 32, 32)
+    assert "arch `residual`" in (out / "card.md").read_text()
