@@ -12,7 +12,7 @@ from .methods import SKIP_METHODS, as_float, canonical
 from .sizes import output_size  # noqa: F401  (re-exported: the size rule belongs with E)
 
 __all__ = ["TRAINED_RATIOS", "ARCHITECTURES", "SKIPS", "LAYOUTS", "Downscaler", "PaperDownscaler",
-           "UnshuffleDownscaler", "AreaDownscaler", "FusedDownscaler", "bicubic", "grid_bicubic", "sharp_bicubic", "as_float",
+           "UnshuffleDownscaler", "AreaDownscaler", "ResidualDownscaler", "FusedDownscaler", "bicubic", "grid_bicubic", "sharp_bicubic", "as_float",
            "output_size"]
 
 TRAINED_RATIOS = (2, 4)
@@ -32,7 +32,7 @@ def _antialiased_bicubic(x: torch.Tensor, **how) -> torch.Tensor:
     return F.interpolate(x, mode="bicubic", antialias=True, align_corners=False, **how)
 
 
-ARCHITECTURES = ("paper", "unshuffle", "area")
+ARCHITECTURES = ("paper", "unshuffle", "area", "residual")
 SKIPS = SKIP_METHODS  # the classical resize under the "area" layout's correction (see AreaDownscaler): area
 # (the block mean), nearest (plain subsampling) or bicubic (without antialiasing); "mean" is area's old spelling
 STRIP_PIXELS = 65536  # thumbnail pixels (batch x rows x columns) per pass of the fused "area" E on CPU:
@@ -53,7 +53,8 @@ class Downscaler(nn.Module):
     """E: a thumbnail = a classical resize + a learned correction; one subclass per layout.
 
     ``Downscaler.from_config({"ratio": ..., "width": ..., "arch": ..., "skip": ...})`` builds the layout
-    ``arch`` names (``LAYOUTS``: ``PaperDownscaler``, ``UnshuffleDownscaler`` or ``AreaDownscaler``), so
+    ``arch`` names (``LAYOUTS``: ``PaperDownscaler``, ``UnshuffleDownscaler``, ``AreaDownscaler`` or
+    ``ResidualDownscaler``, which also takes ``blocks``), so
     ``Downscaler.from_config(e.config())`` rebuilds any E; ``Downscaler(ratio, width, arch, skip)`` is
     shorthand for it (an instance of the layout's class, not of ``Downscaler`` itself).
     The convolutions predict a residual added to the classical thumbnail, and the last layer starts
@@ -87,7 +88,7 @@ class Downscaler(nn.Module):
         """
         return _layout(config.get("arch", "paper"))(**config)
 
-    def __new__(cls, ratio: int = 4, width: int = 32, arch: str = "paper", skip: str = "area"):
+    def __new__(cls, ratio: int = 4, width: int = 32, arch: str = "paper", skip: str = "area", **layout_options):
         # Downscaler(...) is from_config's shorthand: the base class builds the layout arch names
         return super().__new__(_layout(arch) if cls is Downscaler else cls)
 
@@ -99,7 +100,8 @@ class Downscaler(nn.Module):
         if ratio not in TRAINED_RATIOS:
             raise ValueError(f"Downscaler ratio must be one of {TRAINED_RATIOS}, got {ratio!r}")
         if skip not in self.skips:
-            raise ValueError(f"Downscaler skip must be one of {SKIPS} ('area' unless arch='area'), got {skip!r}")
+            raise ValueError(f"Downscaler skip must be one of {SKIPS} ('area' unless arch is 'area' or "
+                             f"'residual'), got {skip!r}")
         self.ratio, self.width, self.skip = ratio, width, skip
         first, self.correction = self._layers()
         self.features = nn.Sequential(first, nn.BatchNorm2d(width), nn.ReLU(inplace=True))
@@ -270,7 +272,61 @@ class AreaDownscaler(_BlockDownscaler):
                           w2=torch.cat([self._correction_weight(), carry], dim=1))
 
 
-LAYOUTS: dict[str, type[Downscaler]] = {e.arch: e for e in (PaperDownscaler, UnshuffleDownscaler, AreaDownscaler)}
+class ResidualDownscaler(_BlockDownscaler):
+    """A small residual resizer in the style of Talebi & Milanfar (ICCV 2021): a classical resize as
+    the skip (``skip`` as in "area": area, the block mean, by default; nearest; bicubic without
+    antialias) plus a correction computed at thumbnail resolution: the block layer + BN + ReLU,
+    ``blocks`` residual blocks (3x3 conv-BN-ReLU-3x3 conv-BN, plus identity), then a 3x3 conv to RGB
+    (zero padding). The inference form folds each BatchNorm into its convolution. Raises ValueError
+    for ``blocks`` not an int >= 0.
+    """
+
+    arch = "residual"
+    skips = SKIPS
+
+    def __init__(self, ratio: int = 4, width: int = 32, arch: str | None = None, skip: str = "area",
+                 blocks: int = 2):
+        if isinstance(blocks, bool) or not isinstance(blocks, int) or blocks < 0:
+            raise ValueError(f"ResidualDownscaler blocks must be an int >= 0, got {blocks!r}")
+        self.depth = blocks  # read by _layers, which the base __init__ calls
+        super().__init__(ratio, width, arch, skip)
+
+    @property
+    def reach(self) -> int:
+        """Thumbnail pixels on each side that one output pixel's correction reads (for tiling)."""
+        return 2 * self.depth + 1
+
+    def config(self) -> dict:
+        return {**super().config(), "blocks": self.depth}
+
+    def _layers(self) -> tuple[nn.Module, nn.Conv2d]:
+        w = self.width
+        self.body = nn.ModuleList(
+            nn.Sequential(nn.Conv2d(w, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True),
+                          nn.Conv2d(w, w, 3, padding=1, bias=False), nn.BatchNorm2d(w))
+            for _ in range(self.depth))
+        return self._first_layer(), nn.Conv2d(w, 3, 3, padding=1)
+
+    def _training_graph(self, x: torch.Tensor) -> torch.Tensor:
+        blocks, hidden = self._hidden(x)
+        for block in self.body:
+            hidden = hidden + block(hidden)
+        return _classical_skip(blocks, self.ratio, self.skip) + self.correction(hidden)
+
+    def _inference_form(self) -> FusedDownscaler:
+        w1, b1 = self._folded_first_layer()
+        weights = {"w1": w1, "b1": b1}
+        for i, block in enumerate(self.body):
+            for part, (conv, bn) in (("a", block[:2]), ("b", block[3:])):
+                scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+                weights[f"w{i}{part}"] = conv.weight * scale.view(-1, 1, 1, 1)
+                weights[f"b{i}{part}"] = bn.bias - bn.running_mean * scale
+        return _FusedResidual(self.ratio, self.skip, self.depth, **weights, w2=self.correction.weight.clone(),
+                              b2=self.correction.bias.clone())
+
+
+LAYOUTS: dict[str, type[Downscaler]] = {
+    e.arch: e for e in (PaperDownscaler, UnshuffleDownscaler, AreaDownscaler, ResidualDownscaler)}
 
 
 def _layout(arch: str) -> type[Downscaler]:
@@ -410,6 +466,32 @@ class _FusedArea(FusedDownscaler):
             hidden = F.relu_(F.conv2d(buf, w1, b1, stride=r))
             out[..., top:bottom, :] = F.conv2d(hidden, w2, b2)
         return out
+
+
+class _FusedResidual(FusedDownscaler):
+    """The residual resizer with BatchNorm folded: block conv + ReLU, ``depth`` residual blocks of two
+    3x3 convs, the 3x3 correction, added to the classical skip."""
+
+    def __init__(self, ratio: int, skip: str, depth: int, **weights: torch.Tensor):
+        super().__init__(ratio, **weights)
+        self.skip, self.depth = skip, depth
+        self.reach = 2 * depth + 1  # as ResidualDownscaler.reach
+
+    def _run(self, x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        r, w = self.ratio, {name: t.to(dtype) for name, t in self.named_buffers()}
+        blocks = _blocks(as_float(x, dtype), r)
+        hidden = F.relu(F.conv2d(blocks, w["w1"], w["b1"], stride=r))
+        for i in range(self.depth):
+            inner = F.relu(F.conv2d(hidden, w[f"w{i}a"], w[f"b{i}a"], padding=1))
+            hidden = hidden + F.conv2d(inner, w[f"w{i}b"], w[f"b{i}b"], padding=1)
+        return _classical_skip(blocks, r, self.skip) + F.conv2d(hidden, w["w2"], w["b2"], padding=1)
+
+
+def _classical_skip(blocks: torch.Tensor, ratio: int, skip: str) -> torch.Tensor:
+    """The skip resize (``SKIPS``) of whole blocks by ``ratio``."""
+    if skip == "bicubic":
+        return sharp_bicubic(blocks, ratio)
+    return blocks[..., ::ratio, ::ratio] if skip == "nearest" else F.avg_pool2d(blocks, ratio)
 
 
 def sharp_bicubic(x: torch.Tensor, ratio: int) -> torch.Tensor:

@@ -308,9 +308,11 @@ def apply_tiled(model: Downscaler, x: torch.Tensor, tile: int = TILE, margin: in
 
     Tiles start on multiples of the ratio, so every tile's output pixels sit on the global
     thumbnail grid; each tile is extended by ``margin`` output pixels on every side (more than the
-    reach of the bicubic kernel, 2 output pixels, and of E's convolutions) and the extension is
-    cropped, so the result equals the untiled one up to float rounding. ``tile`` is in input pixels.
+    reach of the bicubic kernel, 2 output pixels, and of E's convolutions; at least ``model.reach``
+    where E has one) and the extension is cropped, so the result equals the untiled one up to float
+    rounding. ``tile`` is in input pixels.
     """
+    margin = max(margin, getattr(model, "reach", 0))
     height, width = x.shape[-2:]
     if height * width <= tile * tile:
         return model(x, dtype)

@@ -10,6 +10,7 @@ from downscale.model import (
     Downscaler,
     FusedDownscaler,
     PaperDownscaler,
+    ResidualDownscaler,
     UnshuffleDownscaler,
     bicubic,
     grid_bicubic,
@@ -388,3 +389,89 @@ def test_as_float_is_the_one_uint8_to_float():
     users = sorted(p.relative_to(REPO).as_posix() for p in (REPO / "downscale").rglob("*.py")
                    if by_hand.search(p.read_text()))
     assert users == ["downscale/methods.py"]  # as_float itself
+
+
+def _trained_residual(ratio: int, skip: str = "area", blocks: int = 2) -> Downscaler:
+    """A residual E with BatchNorm statistics and a correction that are not the defaults, in eval mode."""
+    torch.manual_seed(ratio)
+    model = Downscaler(ratio, 8, "residual", skip, blocks=blocks)
+    for _ in range(3):
+        model(torch.rand(4, 3, 32, 32))
+    torch.nn.init.normal_(model.correction.weight, std=0.1)
+    return model.eval()
+
+
+@pytest.mark.parametrize("skip", ["area", "nearest", "bicubic"])
+@pytest.mark.parametrize("ratio", [2, 4])
+@pytest.mark.parametrize("size", [(224, 224), (37, 42), (33, 17), (4, 5)])
+def test_untrained_residual_downscaler_is_its_skip_exactly(size, ratio, skip):
+    model = Downscaler(ratio, 8, "residual", skip)
+    assert isinstance(model, ResidualDownscaler)
+    x = torch.rand(2, 3, *size)
+    rows, cols = output_size(*size, ratio)
+    blocks = x[..., : rows * ratio, : cols * ratio]
+    expected = {"area": F.avg_pool2d(blocks, ratio), "nearest": blocks[..., ::ratio, ::ratio],
+                "bicubic": F.interpolate(blocks, size=(rows, cols), mode="bicubic", align_corners=False)}[skip]
+    with torch.no_grad():
+        for mode in (model.train(), model.eval()):  # the training graph and the inference form
+            y = mode(x)
+            assert y.shape == (2, 3, rows, cols) and torch.equal(y, expected)
+
+
+@pytest.mark.parametrize("blocks", [0, 1, 2])
+@pytest.mark.parametrize("ratio", [2, 4])
+def test_residual_fused_form_equals_the_training_graph(ratio, blocks):
+    model = _trained_residual(ratio, blocks=blocks)
+    for block in model.body:  # non-trivial statistics and scales in the blocks' BatchNorms too
+        for bn in (block[1], block[4]):
+            torch.nn.init.uniform_(bn.weight, 0.5, 1.5)
+            torch.nn.init.normal_(bn.bias, std=0.1)
+    x = torch.rand(2, 3, 39, 45)
+    u8 = (x * 255).round().to(torch.uint8)
+    fused = model.fuse()
+    assert list(fused.parameters()) == [] and not any(t.requires_grad for t in fused.buffers())
+    with torch.no_grad():
+        folded = model(x)
+        for images, dtype in ((x, None), (u8, None), (u8, torch.bfloat16), (x, torch.float64)):
+            assert torch.equal(fused(images, dtype), model(images, dtype))
+        torch.testing.assert_close(model(u8), model(u8.float() / 255), rtol=0, atol=1e-6)
+        model.train()
+        for m in model.modules():  # the training graph, with BatchNorm on its running statistics
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.eval()
+        torch.testing.assert_close(folded, model(x), rtol=1e-5, atol=1e-5)
+    assert folded.shape == (2, 3, *output_size(39, 45, ratio))
+
+
+def test_residual_config_round_trips_and_keeps_its_depth():
+    model = Downscaler(4, 16, "residual", blocks=3)
+    assert model.config() == {"ratio": 4, "width": 16, "arch": "residual", "blocks": 3}
+    assert len(model.body) == 3
+    again = Downscaler.from_config(model.config())
+    assert type(again) is ResidualDownscaler and again.config() == model.config()
+    again.load_state_dict(model.state_dict())
+    assert Downscaler(2, 8, "residual", "bicubic").config() == {"ratio": 2, "width": 8, "arch": "residual",
+                                                                "skip": "bicubic", "blocks": 2}
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ValueError, match="blocks must be an int >= 0"):
+            Downscaler(2, 8, "residual", blocks=bad)
+    with pytest.raises(TypeError):
+        Downscaler(2, 8, "area", blocks=2)  # only the residual layout has blocks
+
+
+def test_residual_downscaler_trains():
+    torch.manual_seed(0)
+    model = Downscaler(2, 8, "residual")
+    x = torch.rand(4, 3, 24, 24)
+    before = model.eval()(x).detach()
+    model.train()
+    optimiser = torch.optim.SGD(model.parameters(), lr=0.1)
+    (model(x) - 1).square().mean().backward()
+    assert model.correction.weight.grad.abs().sum() > 0
+    assert model.body[0][0].weight.grad.abs().sum() == 0  # behind the zero correction, until it moves
+    optimiser.step()
+    with torch.no_grad():
+        assert (model.eval()(x) - before).abs().max() > 1e-3
+    model.train().zero_grad()
+    (model(x) - 1).square().mean().backward()
+    assert model.body[0][0].weight.grad.abs().sum() > 0

@@ -158,7 +158,7 @@ def test_errors_name_what_was_given_and_what_is_accepted(call, error, message):
         call()
 
 
-@pytest.mark.parametrize("arch", ["paper", "unshuffle", "area"])
+@pytest.mark.parametrize("arch", ["paper", "unshuffle", "area", "residual"])
 @pytest.mark.parametrize("ratio, size", [(4, (203, 317)), (2, (130, 97))])
 def test_tiled_equals_untiled(arch, ratio, size):
     from downscale.resize import apply_tiled

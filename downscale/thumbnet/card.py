@@ -64,7 +64,7 @@ def model_card(cfg: TrainConfig, record: dict) -> str:
         + ". KD targets: the teacher's logits on the full-size image" + (" (and its flip)" if cfg.flip else "")
         + ", computed once and cached.",
         f"- Student init: {'from the teacher' if cfg.student_init == 'teacher' else 'random'}; "
-        f"E: residual over {SKIP_NAMES[cfg.downscaler_skip] if cfg.downscaler_arch == 'area' else 'antialiased bicubic'}, arch `{cfg.downscaler_arch}`, width {cfg.downscaler_width}"
+        f"E: residual over {SKIP_NAMES[cfg.downscaler_skip] if cfg.downscaler_arch in ('area', 'residual') else 'antialiased bicubic'}, arch `{cfg.downscaler_arch}`, width {cfg.downscaler_width}"
         + ("" if cfg.downscaler == "learned" else f" (not used: S trains on fixed `{cfg.downscaler}` thumbnails, "
            "computed once, flipped with the image)") + ".",
         *([f"- S enlarges each thumbnail {cfg.student_upscale:g}x (bicubic) before its network."]

@@ -35,9 +35,11 @@ class TrainConfig(RunConfig):
     lr_student: float = setting(2e-4, help="peak lr of S (AdamW, one-cycle).")
     lr_downscaler: float = setting(2e-3, help="peak lr of E (and the FM decoder).")
     downscaler_width: int = setting(32, help="hidden channels of E.", min=1)
-    downscaler_arch: str = setting("paper", help="layout of E: paper (two 5x5 convs) | unshuffle | area (see "
-                                   "model.Downscaler).", choices=("paper", "unshuffle", "area"))
-    downscaler_skip: str = setting("area", help="the area layout's classical resize under the correction: area "
+    downscaler_arch: str = setting("paper", help="layout of E: paper (two 5x5 convs) | unshuffle | area | residual "
+                                   "(2 residual blocks; see model.Downscaler).",
+                                   choices=("paper", "unshuffle", "area", "residual"))
+    downscaler_skip: str = setting("area", help="the area and residual layouts' classical resize under the "
+                                   "correction: area "
                                    "(block mean) | nearest (subsampling) | bicubic (without antialias); mean: "
                                    "area's old spelling.", choices=(*SKIP_METHODS, *RENAMED["skip"]))
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
+import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Subset
 from torch.utils.data.distributed import DistributedSampler
@@ -310,7 +311,10 @@ def step_losses(cfg: TrainConfig, stage: str, x: torch.Tensor, thumb: torch.Tens
     if stage == "fm":
         with torch.no_grad():
             teacher(x)  # fills teacher_features through the tap
-        terms["fm"] = (cfg.w_fm, feature_mapping(decoded, teacher_features.pop("features")))
+        target_features = teacher_features.pop("features")
+        if decoded.shape[-2:] != target_features.shape[-2:]:  # S saw an enlarged thumbnail (student_upscale)
+            decoded = F.interpolate(decoded, size=target_features.shape[-2:], mode="bilinear", align_corners=False)
+        terms["fm"] = (cfg.w_fm, feature_mapping(decoded, target_features))
     else:
         if cfg.w_cl > 0:
             terms["cl"] = (cfg.w_cl, classification(logits, target))

@@ -246,3 +246,39 @@ def test_an_external_classifier_fine_tunes_from_its_own_weights(tiny_config, tmp
     student = load_classifier(tmp_path / "lite" / "student.pt")
     assert student.arch == "efficientnet_lite0" and record["teacher_sha256"] is None and record["finished"]
     assert "`efficientnet_lite0` with its own ImageNet weights" in (tmp_path / "lite" / "card.md").read_text()
+
+
+def test_feature_mapping_matches_the_teacher_grid_when_the_student_saw_an_enlarged_thumbnail():
+    # --student-upscale 1.5 at ratio 4: S's stride-8 features of the 84 px input, decoded x4, are 44 px where
+    # T's are 28 px; FM compares them on T's grid (bilinear) instead of failing on the shapes
+    import torch.nn.functional as F
+
+    from downscale.thumbnet.config import TrainConfig
+    from downscale.thumbnet.train import step_losses
+    from downscale.training.losses import feature_mapping
+
+    x, thumb = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 8, 8)
+    features, decoded = torch.rand(2, 4, 4, 4), torch.rand(2, 4, 6, 6)
+    store: dict = {}
+    teacher = lambda images: store.__setitem__("features", features)  # noqa: E731  (a tap's effect)
+    cfg = TrainConfig(data="d", teacher_weights="t", out="o", strategy="fm", student_upscale=1.5)
+    found, _ = step_losses(cfg, "fm", x, thumb, None, decoded, None, None, teacher, store)
+    on_grid = F.interpolate(decoded, size=(4, 4), mode="bilinear", align_corners=False)
+    assert found["fm"][1].item() == pytest.approx(feature_mapping(on_grid, features).item())
+
+
+def test_cli_trains_the_residual_layout_and_exports_it(tiny_data, tmp_path):
+    from downscale.model import ResidualDownscaler
+
+    out = tmp_path / "run"
+    args = ["train", "--data", str(tiny_data / "data"), "--teacher-weights", str(tiny_data / "teacher.pt"),
+            "--out", str(out), "--image-size", "64", "--limit", "8", "--holdout", "4", "--batch-size", "4",
+            "--epochs", "1", "--workers", "0", "--ratio", "2", "--downscaler-arch", "residual",
+            "--downscaler-width", "4", "--downscaler-skip", "bicubic"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    e = load_downscaler(out / "downscaler.pt")
+    assert type(e) is ResidualDownscaler
+    assert e.config() == {"ratio": 2, "width": 4, "arch": "residual", "skip": "bicubic", "blocks": 2}
+    assert e.correction.weight.abs().sum() > 0 and e(torch.rand(1, 3, 64, 64)).shape == (1, 3, 32, 32)
+    assert "arch `residual`" in (out / "card.md").read_text()
