@@ -8,6 +8,8 @@
 - ``area``: torch area interpolation (box average over each output pixel's footprint)
 - ``lanczos``, ``pil_bicubic``: Pillow's resize on the uint8 image (what most pipelines do)
 - ``full``: no resize (the full-resolution baseline; ratio 1 only)
+- ``zoom``: a learned per-image field of view (``downscale.zoom``): bicubic of the box a ``ZoomPredictor``
+  picks for each image; not in ``METHODS`` (it needs the predictor's weights)
 
 With a field of view (``fov`` < 1, or a box) every method resizes the centre crop (``sizes.fov_box``) of
 each image to the thumbnail size of the whole image, so the classifier's cost stays the same.
@@ -26,12 +28,13 @@ from PIL import Image
 from .model import Downscaler, output_size
 from .sizes import check_fov, fov_box
 
-__all__ = ["CLASSICAL", "METHODS", "REFERENCE", "FULL", "check_methods", "thumbnail"]
+__all__ = ["CLASSICAL", "METHODS", "REFERENCE", "FULL", "ZOOM", "check_methods", "thumbnail"]
 
 CLASSICAL = ("nearest", "bilinear", "bilinear_aa", "bicubic", "bicubic_aa", "area", "lanczos", "pil_bicubic")
 METHODS = ("learned", *CLASSICAL)
 REFERENCE = "bicubic_aa"  # the reference of the quality columns (PSNR, SSIM, colour shift)
 FULL = "full"
+ZOOM = "zoom"
 
 _TORCH_MODES = {"nearest": ("nearest", None), "bilinear": ("bilinear", False), "bicubic": ("bicubic", False),
                 "bilinear_aa": ("bilinear", True), "bicubic_aa": ("bicubic", True), "area": ("area", None)}
@@ -40,14 +43,14 @@ _PIL_FILTERS = {"lanczos": Image.Resampling.LANCZOS, "pil_bicubic": Image.Resamp
 
 def check_methods(methods: list[str]) -> list[str]:
     """``methods`` unchanged if every name is known; ValueError naming the unknown ones otherwise."""
-    unknown = [m for m in methods if m not in METHODS]
+    unknown = [m for m in methods if m not in (*METHODS, ZOOM)]
     if unknown:
-        raise ValueError(f"unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
+        raise ValueError(f"unknown method(s) {unknown}; choose from {', '.join((*METHODS, ZOOM))}")
     return methods
 
 
 def thumbnail(
-    method: str, images: torch.Tensor, ratio: float, downscaler: Downscaler | None = None, fov=1.0
+    method: str, images: torch.Tensor, ratio: float, downscaler: Downscaler | None = None, fov=1.0, zoom=None
 ) -> torch.Tensor:
     """Thumbnails of a uint8 ``[N, 3, H, W]`` batch as float ``[N, 3, h, w]`` in [0, 1].
 
@@ -56,8 +59,9 @@ def thumbnail(
     centre crop ``fov_box(H, W, fov)`` is resized to ``(h, w)`` instead (classical methods also enlarge
     a crop smaller than that). ``learned`` needs ``downscaler`` with ``downscaler.ratio == ratio``
     and the whole image (E reduces by exactly its ratio; ``learned_resize(..., fov=...)`` chooses E per
-    crop). Raises ValueError for an unknown method, a missing/mismatched downscaler, ``learned`` with
-    a crop, or a crop at ratio 1.
+    crop). ``zoom`` needs ``zoom``, a ``downscale.zoom.ZoomPredictor``, and the whole image (it picks the
+    box). Raises ValueError for an unknown method, a missing/mismatched downscaler or predictor,
+    ``learned`` or ``zoom`` with a crop, or a crop at ratio 1.
     """
     if images.dtype != torch.uint8 or images.ndim != 4:
         raise ValueError(f"images must be uint8 [N, 3, H, W], got {images.dtype} {tuple(images.shape)}")
@@ -67,6 +71,12 @@ def thumbnail(
     if cropped and (method == FULL or ratio == 1):
         raise ValueError(f"a field of view (fov={fov!r}) needs a ratio > 1: the full image is not cropped")
     size = None if method == FULL or ratio == 1 else output_size(height, width, ratio)
+    if method == ZOOM:
+        if cropped or zoom is None or size is None:
+            raise ValueError(f"method 'zoom' needs a ZoomPredictor, a ratio > 1 and the whole image (fov={fov!r})")
+        from .zoom import zoom_thumbnails
+
+        return zoom_thumbnails(zoom, images, size)
     if cropped:
         images = images[..., box[1]:box[3], box[0]:box[2]]
     x = images.float() / 255

@@ -1,7 +1,7 @@
 """Train a ``ZoomPredictor`` against a frozen classifier by distillation from the classifier's own full-image
-outputs (no labels): the loss is ``T^2 KL(softmax(full / T) || softmax(thumb / T))``, where ``thumb`` is the
-classifier's logits on the ``zoom_crop`` thumbnail of the predicted box, so the gradient flows through the
-crop into the box.
+outputs (no labels): the loss is ``T^2 KL(softmax(full / T) || softmax(thumb / T))`` (or, with ``T = 0``, the
+cross-entropy with the full image's top-1), where ``thumb`` is the classifier's logits on the ``zoom_crop``
+thumbnail of the predicted box, so the gradient flows through the crop into the box.
 
 The images (short side resized to ``image_size``, centre square, as ``downscale eval``) and the classifier's
 full-image logits are cached once in ``--cache``. A seeded fraction of the images is held out; the report
@@ -49,8 +49,11 @@ def full_logits(classifier, images: torch.Tensor, batch: int = 50) -> torch.Tens
 
 
 def kd_loss(student: torch.Tensor, teacher: torch.Tensor, temperature: float) -> torch.Tensor:
-    """``T^2 KL(softmax(teacher / T) || softmax(student / T))``, mean over the batch."""
+    """``T^2 KL(softmax(teacher / T) || softmax(student / T))``, mean over the batch; ``temperature == 0``:
+    cross-entropy with the teacher's top-1 (the limit of small T, which targets agreement)."""
     t = temperature
+    if t == 0:
+        return F.cross_entropy(student, teacher.argmax(1))
     return F.kl_div(F.log_softmax(student / t, 1), F.log_softmax(teacher / t, 1), log_target=True,
                     reduction="batchmean") * t * t
 
@@ -86,7 +89,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--temperature", type=float, default=2.0)
+    parser.add_argument("--temperature", type=float, default=2.0, help="0: cross-entropy with the teacher's top-1")
     parser.add_argument("--train-backbone", action="store_true", help="also train the copied backbone")
     parser.add_argument("--width", type=int, default=32)
     parser.add_argument("--init-scale", type=float, default=0.75)

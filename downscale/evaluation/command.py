@@ -14,11 +14,12 @@ import torch
 from ..classifiers import EXTERNAL, NORMALIZATIONS, build_classifier, class_indices, load_classifier
 from ..errors import DownscaleError, InvalidArgumentError
 from ..images import unreadable_images
-from ..methods import CLASSICAL, METHODS, REFERENCE, check_methods
+from ..methods import CLASSICAL, METHODS, REFERENCE, ZOOM, check_methods
 from ..model import TRAINED_RATIOS, output_size
 from ..pretrained import default_weights, list_pretrained, load_downscaler, load_weights
 from ..resize import check_device
 from ..sizes import check_fov
+from ..zoom import load_zoom
 from .report import grid_png, markdown, write_json, write_text
 from .runner import VIEWS, Plan, image_folder, key_name, run, seeded_subset, subset_mask, summarise
 
@@ -122,6 +123,9 @@ def _regular_expression(ctx, param, value):
                    "centre fraction FOV of each side of the image to the same thumbnail size (the same classifier "
                    "FLOPs); the best classical becomes the best (method, fov). 'learned' is evaluated at fov 1. "
                    "Default: the whole image only.")
+@click.option("--zoom", type=click.Path(exists=True, dir_okay=False),
+              help="A learned per-image zoom (a ZoomPredictor weights file, python -m downscale.zoom_train): adds the "
+                   "method 'zoom', bicubic of the box it picks for each image; its FLOPs count as the downscaler's.")
 @click.option("--classes", "views", default="all,dataset", show_default=True, callback=_csv(str),
               help="Top-1 over 'all' classifier outputs and/or only the 'dataset' classes (10-way on Imagenette).")
 @click.option("--agreement", is_flag=True,
@@ -138,8 +142,8 @@ def _regular_expression(ctx, param, value):
 @click.option("--grid-images", default=6, show_default=True, type=click.IntRange(0), help="Rows of grid.png.")
 @click.option("--latency-repeats", default=5, show_default=True, type=click.IntRange(0), help="0 skips latency.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for results.json, results.md, grid.png.")
-def evaluate(data, classifier, classifier_weights, normalize, student, downscalers, methods, ratios, fovs, views,
-             agreement, limit, seed, batch_size, image_size, subset_regex, device, grid_images, latency_repeats, out):
+def evaluate(data, classifier, classifier_weights, normalize, student, downscalers, methods, ratios, fovs, zoom,
+             views, agreement, limit, seed, batch_size, image_size, subset_regex, device, grid_images, latency_repeats, out):
     """Evaluate thumbnail methods on the same images: top-1 (and, with --agreement, agreement with the
     full image's top-1) with 95% CI, exact McNemar against the best classical resize and against
     bicubic_aa, PSNR/SSIM and colour shift against the bicubic_aa thumbnail, FLOPs and latency.
@@ -158,6 +162,10 @@ def evaluate(data, classifier, classifier_weights, normalize, student, downscale
         methods = check_methods(methods)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--methods") from exc
+    if zoom and ZOOM not in methods:
+        methods = [*methods, ZOOM]
+    if ZOOM in methods and not zoom:
+        raise click.BadParameter("method 'zoom' needs --zoom (a ZoomPredictor weights file)", param_hint="--methods")
     if bad := [v for v in views if v not in VIEWS]:
         raise click.BadParameter(f"{bad}: choose from {', '.join(VIEWS)}", param_hint="--classes")
     try:
@@ -194,6 +202,7 @@ def evaluate(data, classifier, classifier_weights, normalize, student, downscale
                                "by agreement with the full image's top-1")
     try:
         models, info = _downscalers(ratios if "learned" in methods else [], downscalers, meta)
+        predictor = load_zoom(zoom) if zoom else None
         dataset = image_folder(data, image_size, labelled=labelled)
         class_map = class_indices(dataset.classes, model.num_classes) if labelled else []
     except (DownscaleError, ValueError) as exc:
@@ -212,7 +221,7 @@ def evaluate(data, classifier, classifier_weights, normalize, student, downscale
         raise click.ClickException(f"{data}: none of the {len(bad)} image file(s) can be read")
     torch.manual_seed(seed)
     fovs = fovs if fovs and fovs != [1] else None  # fov 1 alone is the default: today's report
-    plan = Plan(methods, ratios, models, fovs or [1])
+    plan = Plan(methods, ratios, models, fovs or [1], predictor)
     with click.progressbar(length=len(indices), label=f"eval {len(indices)} images", file=sys.stderr) as bar:
         def progress(loader):
             for images, target in loader:
@@ -240,7 +249,7 @@ def evaluate(data, classifier, classifier_weights, normalize, student, downscale
             "num_outputs": model.num_classes, "num_classes": len(dataset.classes), "batch_size": batch_size,
             "device": device, "threads": torch.get_num_threads(), "latency_repeats": latency_repeats,
             "torch": torch.__version__, "subset_regex": subset_regex,
-            "downscalers": {f"{r:g}": d for r, d in info.items()},
+            "downscalers": {f"{r:g}": d for r, d in info.items()}, **({"zoom": str(zoom)} if zoom else {}),
             "own_method": key_name(*own) if own else None, "wall_s": time.perf_counter() - start,
             "unreadable": list(bad.values()),
         },

@@ -13,7 +13,7 @@ import torchvision
 from torch.utils.data import DataLoader, Subset
 from torchvision.transforms import v2
 
-from ..methods import CLASSICAL, FULL, REFERENCE, thumbnail
+from ..methods import CLASSICAL, FULL, REFERENCE, ZOOM, thumbnail
 from ..model import Downscaler, output_size
 from .cost import flops, median_time
 from .quality import thumbnail_quality
@@ -79,18 +79,20 @@ def seeded_subset(n: int, limit: int | None, seed: int) -> list[int]:
 class Plan:
     """What to evaluate. ``keys`` are ``(method, ratio, fov)``: every method at every field of view
     ``fovs`` (the centre fraction of each side, ``sizes.fov_box``; 1 = the whole image), except
-    ``learned``, which reduces the whole image only; ratio 1 means the full image (method ``full``, fov 1)."""
+    ``learned`` and ``zoom`` (the ``zoom`` predictor picks each image's box), which take the whole image
+    only; ratio 1 means the full image (method ``full``, fov 1)."""
 
     methods: list[str]
     ratios: list[float]
     downscalers: dict[float, Downscaler] = field(default_factory=dict)
     fovs: list[float] = field(default_factory=lambda: [1])
+    zoom: torch.nn.Module | None = None
 
     @property
     def keys(self) -> list[tuple[str, float, float]]:
         return [(FULL, 1, 1) if r == 1 else (m, r, f) for r in self.ratios
                 for f in ([1] if r == 1 else self.fovs)
-                for m in ([FULL] if r == 1 else self.methods) if f == 1 or m != "learned"]
+                for m in ([FULL] if r == 1 else self.methods) if f == 1 or m not in ("learned", ZOOM)]
 
 
 def key_name(method: str, ratio: float, fov: float = 1) -> str:
@@ -122,6 +124,7 @@ def run(
     """
     classifier = classifier.to(device).eval().to(memory_format=torch.channels_last)
     downscalers = {r: e.to(device).eval() for r, e in plan.downscalers.items()}
+    zoom = plan.zoom.to(device).eval() if plan.zoom is not None else None
     columns = torch.tensor(class_map, device=device, dtype=torch.long)
     keys = plan.keys
     logit_pred = {k: [] for k in keys}
@@ -137,7 +140,7 @@ def run(
         labels.append(target)
         if first is None:
             first = images
-        thumbs = {k: thumbnail(k[0], images, k[1], downscalers.get(k[1]), k[2]) for k in keys}
+        thumbs = {k: thumbnail(k[0], images, k[1], downscalers.get(k[1]), k[2], zoom) for k in keys}
         rows = [i for i in range(len(images)) if seen + i in picks]
         seen += len(images)
         if rows:
@@ -160,12 +163,12 @@ def run(
         "examples": {"images": torch.cat(examples["images"]) if examples["images"] else None,
                      "thumbs": {k: torch.cat(v) for k, v in examples["thumbs"].items() if v}},
     }
-    out["flops"], out["latency"] = measure_cost(keys, first, classifier, downscalers, latency_repeats, device)
+    out["flops"], out["latency"] = measure_cost(keys, first, classifier, downscalers, latency_repeats, device, zoom)
     return out
 
 
-def measure_cost(keys, images, classifier, downscalers, repeats, device) -> tuple[dict, dict]:
-    """Per key ``(method, ratio[, fov])``: FLOPs per image of E, the classifier and (``full_size``) the
+def measure_cost(keys, images, classifier, downscalers, repeats, device, zoom=None) -> tuple[dict, dict]:
+    """Per key ``(method, ratio[, fov])``: FLOPs per image of E (or of the zoom predictor), the classifier and (``full_size``) the
     classifier's network on the full image (T's cost, without a student's input enlargement), and latency per image in ms (median of
     ``repeats`` runs on the uint8 batch ``images``; none if ``repeats == 0``)."""
     flops_, latency = {}, {}
@@ -176,13 +179,14 @@ def measure_cost(keys, images, classifier, downscalers, repeats, device) -> tupl
         down = downscalers.get(ratio)
         size = output_size(*images.shape[-2:], ratio)
         flops_[key] = {
-            "downscaler": flops(down, images[:1].float() / 255) if method == "learned" else 0,
+            "downscaler": (flops(down, images[:1].float() / 255) if method == "learned"
+                           else flops(zoom, images[:1].float() / 255) if method == ZOOM else 0),
             "classifier": flops(classifier, torch.zeros(1, 3, *size, device=device)),
             "full_size": full_size,
         }
         if repeats > 0:
-            t_down = median_time(lambda: thumbnail(method, images, ratio, down, fov), repeats, 1, sync)
-            thumb = thumbnail(method, images, ratio, down, fov).contiguous(memory_format=torch.channels_last)
+            t_down = median_time(lambda: thumbnail(method, images, ratio, down, fov, zoom), repeats, 1, sync)
+            thumb = thumbnail(method, images, ratio, down, fov, zoom).contiguous(memory_format=torch.channels_last)
             t_cls = median_time(lambda: classifier(thumb), repeats, 1, sync)
             latency[key] = {"batch": len(images), "downscale_ms": 1e3 * t_down / len(images),
                                       "classify_ms": 1e3 * t_cls / len(images)}
