@@ -13,8 +13,9 @@ import argparse
 import json
 from pathlib import Path
 
-from downscale.evaluation.runner import key_name
 from fov_summary import choices, correct, paired
+
+from downscale.evaluation.runner import key_name
 
 
 def flops_of(res: dict, method: str, ratio: float, fov: float = 1) -> float:
