@@ -151,7 +151,8 @@ def evaluate(data, classifier, classifier_weights, normalize, student, downscale
     bicubic_aa, PSNR/SSIM and colour shift against the bicubic_aa thumbnail, FLOPs and latency.
 
     Either a frozen full-resolution classifier fed thumbnails (--classifier, --classifier-weights,
-    --normalize) or a thumbnail student (--student), whose own thumbnails are marked with a star.
+    --normalize) or a thumbnail student (--student), whose own thumbnails are marked with a star; a
+    student trained on a field of view (train --fov) is evaluated at that view unless --fov is given.
     """
     start = time.perf_counter()
     if (classifier is None) == (student is None):
@@ -173,8 +174,10 @@ def evaluate(data, classifier, classifier_weights, normalize, student, downscale
     try:
         if student:
             model, meta = _student(student)
+            own_fov = meta.get("fov", 1)
             label = (f"student `{student}` (ratio {meta.get('ratio')}, trained with "
-                     f"`{meta.get('method') or meta.get('downscaler')}`)")
+                     f"`{meta.get('method') or meta.get('downscaler')}`"
+                     + ("" if own_fov == 1 else f" at fov {own_fov:g}, the centre {own_fov:g} of each side") + ")")
         else:
             model, meta = build_classifier(classifier, classifier_weights, normalize=normalize).eval(), None
             weights = (Path(classifier_weights).name if classifier_weights
@@ -193,6 +196,8 @@ def evaluate(data, classifier, classifier_weights, normalize, student, downscale
                                      param_hint="--ratio") from None
     if meta and meta.get("method") and meta["method"] not in methods:
         methods = [*methods, meta["method"]]  # the student's own thumbnails
+    if meta and meta.get("fov", 1) != 1 and fovs is None:
+        fovs = [meta["fov"]]  # a student trained on a field of view sees the same view, unless --fov says
     labelled = any(p.is_dir() for p in Path(data).iterdir())
     if agreement:
         views = [*views, "agreement"] if labelled else ["agreement"]
@@ -204,9 +209,9 @@ def evaluate(data, classifier, classifier_weights, normalize, student, downscale
         predictor = load_zoom(zoom) if zoom else None
     except (DownscaleError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
-    own = None  # (method, ratio) of the student's own thumbnails, marked in the report
+    own = None  # (method, ratio, fov) of the student's own thumbnails, marked in the report
     if meta and meta.get("method"):
-        own = (meta["method"], meta.get("ratio"))
+        own = (meta["method"], meta.get("ratio"), meta.get("fov", 1))
     elif meta and meta.get("downscaler") and info.get(meta.get("ratio"), {}).get("name") == str(meta["downscaler"]):
         own = ("learned", meta.get("ratio"))
     with contextlib.ExitStack() as stack:

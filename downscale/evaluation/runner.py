@@ -318,7 +318,7 @@ def evaluate(
     latency_repeats: int = 5,
     label: str = "",
     downscaler_info: dict | None = None,
-    own: tuple[str, float] | None = None,
+    own: tuple[str, float] | tuple[str, float, float] | None = None,
     progress: Callable[[int, int], None] | None = None,
     skipped: Callable[[str], None] | None = None,
 ) -> Results:
@@ -333,7 +333,7 @@ def evaluate(
     (None: the whole image); ``zoom``: a ``downscale.zoom.ZoomPredictor`` for the method ``zoom`` (added to
     ``methods`` when given; ``zoom_name``, its weights file, is named in the report). ``subset_regex``: also report the files whose name matches it.
     ``label``, ``downscaler_info`` (``{ratio: {"name", "learned"}}``) and ``own`` (the student's own
-    ``(method, ratio)``, marked) describe the run in the report. ``progress(done, total)`` is called
+    ``(method, ratio[, fov])``, marked) describe the run in the report. ``progress(done, total)`` is called
     before the first and after each batch; ``skipped(message)`` for each unreadable file (skipped).
 
     Raises ValueError for an unknown method or view, the method ``zoom`` without ``zoom``, a folder without class sub-folders (unless only
@@ -389,9 +389,10 @@ def evaluate(
     if mask is not None and 0 < mask.sum() < len(mask):
         groups[f"files matching /{subset_regex}/"] = mask
     rows = summarise(raw, class_map, groups, views)
+    own = (*own, 1)[:3] if own else None
     for row in rows:
         row["size"] = output_size(image_size, image_size, row["ratio"])
-        row["own"] = own is not None and (row["method"], row["ratio"]) == tuple(own) and row.get("fov", 1) == 1
+        row["own"] = own is not None and (row["method"], row["ratio"], row.get("fov", 1)) == own
     config = {
         "model": label, "data": str(data), "n_images": len(indices), "limit": limit, "seed": seed,
         "methods": methods, "ratios": ratios, **({"fovs": fovs} if fovs else {}), "classes": views,
