@@ -331,14 +331,15 @@ def evaluate(
     added to ``methods`` at ratios above 1, and ratio 1 (the full image) for the ``agreement`` view.
     ``downscalers``: E per ratio for ``learned``; ``fovs``: fields of view swept by the classical methods
     (None: the whole image); ``zoom``: a ``downscale.zoom.ZoomPredictor`` for the method ``zoom`` (added to
-    ``methods`` when given; ``zoom_name``, its weights file, is named in the report). ``subset_regex``: also report the files whose name matches it.
+    ``methods`` when given; ``zoom_name``, its weights file, is named in the report). ``subset_regex``:
+    also report the files whose name matches it.
     ``label``, ``downscaler_info`` (``{ratio: {"name", "learned"}}``) and ``own`` (the student's own
     ``(method, ratio[, fov])``, marked) describe the run in the report. ``progress(done, total)`` is called
     before the first and after each batch; ``skipped(message)`` for each unreadable file (skipped).
 
-    Raises ValueError for an unknown method or view, the method ``zoom`` without ``zoom``, a folder without class sub-folders (unless only
-    agreement is asked for) or without images, a dataset class the classifier lacks, or no readable
-    image; unreadable files are otherwise skipped and listed in ``Results.unreadable``.
+    Raises ValueError for an unknown method or view, the method ``zoom`` without ``zoom``, a folder
+    without class sub-folders (unless only agreement is asked for) or without images, a dataset class
+    the classifier lacks, or no readable image; unreadable files are otherwise skipped and listed in ``Results.unreadable``.
     """
     start = time.perf_counter()
     methods = list(check_methods(list(methods)))

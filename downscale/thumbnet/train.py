@@ -398,6 +398,7 @@ def load_checkpoint(path: Path, cfg: TrainConfig, net: ThumbNet, optimizer, sche
     saved, now = ckpt["config"], dataclasses.asdict(cfg)
     skip = saved.get("downscaler_skip")
     saved["downscaler_skip"] = RENAMED["skip"].get(skip, skip)  # a run from before "mean" was spelled "area"
+    saved.setdefault("fov", 1.0)  # a run from before the field of view: the whole image
     changed = sorted(k for k in now if k not in _RESUME_FREE and saved.get(k) != now[k])
     if changed:
         raise ValueError(f"--resume: options {changed} differ from the checkpointed run in {path.parent}; "

@@ -81,6 +81,20 @@ def test_resume_takes_a_checkpoint_that_spells_the_skip_mean(tiny_config, tmp_pa
     assert train(cfg, resume=True, echo=lambda *a: None)["finished"]
 
 
+def test_resume_takes_a_checkpoint_from_before_the_field_of_view(tiny_config, tmp_path):
+    cfg = tiny_config(epochs=2, downscaler="area")
+    train(cfg, stop_after=1, echo=lambda *a: None)
+    path = Path(cfg.out) / "checkpoint.pt"
+    ckpt = torch.load(path, weights_only=True)
+    assert ckpt["config"].pop("fov") == 1.0  # as written before train had --fov: the whole image
+    torch.save(ckpt, path)
+    assert train(cfg, resume=True, echo=lambda *a: None)["finished"]
+    ckpt["config"]["fov"] = 0.75
+    torch.save(ckpt, path)
+    with pytest.raises(ValueError, match="fov"):
+        train(cfg, resume=True, echo=lambda *a: None)
+
+
 def test_classical_baseline_and_frozen_classifier(tiny_config, tmp_path):
     train(tiny_config(out=str(tmp_path / "bicubic"), downscaler="bicubic_aa"), echo=lambda *a: None)
     assert not (tmp_path / "bicubic" / "downscaler.pt").exists()
