@@ -96,3 +96,10 @@ def test_errors_name_the_problem():
         thumbnail("zoom", photo(64), 2)
     with pytest.raises(ValueError, match="zoom"):
         thumbnail("zoom", photo(64), 2, fov=0.75, zoom=ZoomPredictor())
+
+
+def test_the_zoom_method_is_the_predictors_thumbnails():
+    predictor, images = ZoomPredictor().eval(), photo(64)
+    expected = zoom_thumbnails(predictor, images, (32, 32))
+    assert torch.equal(thumbnail("zoom", images, 2, zoom=predictor), expected)
+    assert torch.equal(predictor.thumbnails(images, (32, 32)), expected)
