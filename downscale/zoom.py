@@ -20,6 +20,7 @@ import torch.nn.functional as F
 import torchvision
 from torch import nn
 
+from .methods import as_float
 from .pretrained import load_module
 
 __all__ = ["ZoomPredictor", "zoom_crop", "zoom_thumbnails", "load_zoom"]
@@ -93,7 +94,7 @@ def zoom_thumbnails(predictor: ZoomPredictor, images: torch.Tensor, size: tuple[
     predictor picks for it. Raises ValueError for another dtype or shape."""
     if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] != 3:
         raise ValueError(f"images must be uint8 [N, 3, H, W], got {images.dtype} {tuple(images.shape)}")
-    x = images.float() / 255
+    x = as_float(images)
     return zoom_crop(x, predictor(x), size).clamp_(0, 1)
 
 

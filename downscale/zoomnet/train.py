@@ -25,6 +25,7 @@ from PIL import Image
 from torchvision.transforms import v2
 
 from ..classifiers import build_classifier
+from ..methods import as_float
 from ..pretrained import save_weights
 from ..sizes import output_size
 from ..zoom import ZoomPredictor, zoom_crop
@@ -45,7 +46,7 @@ def load_images(folders: list[Path], image_size: int) -> tuple[torch.Tensor, lis
 @torch.no_grad()
 def full_logits(classifier, images: torch.Tensor, batch: int = 50) -> torch.Tensor:
     """The classifier's float logits on the full images (uint8 batch), ``batch`` images at a time."""
-    return torch.cat([classifier(images[i:i + batch].float() / 255) for i in range(0, len(images), batch)])
+    return torch.cat([classifier(as_float(images[i:i + batch])) for i in range(0, len(images), batch)])
 
 
 def kd_loss(student: torch.Tensor, teacher: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -64,7 +65,7 @@ def evaluate(predictor, classifier, images, targets, size, temperature, batch: i
     predictor.eval()
     loss, agree, boxes = 0.0, 0, []
     for i in range(0, len(images), batch):
-        x = images[i:i + batch].float() / 255
+        x = as_float(images[i:i + batch])
         box = predictor(x)
         logits = classifier(zoom_crop(x, box, size).clamp(0, 1))
         loss += kd_loss(logits, targets[i:i + batch], temperature).item() * len(x)
@@ -137,7 +138,7 @@ def main(argv: list[str] | None = None) -> None:
         total = 0.0
         for step in range(len(train) // args.batch_size):
             index = perm[step * args.batch_size:(step + 1) * args.batch_size]
-            x = images[index].float() / 255
+            x = as_float(images[index])
             logits = classifier(zoom_crop(x, predictor(x), size))
             loss = kd_loss(logits, targets[index], args.temperature)
             optimizer.zero_grad()
