@@ -9,6 +9,8 @@ resize vocabulary of the package (``eval --methods``, ``convert --method``, ``tr
 - ``area``: torch area interpolation (box average over each output pixel's footprint)
 - ``lanczos``, ``pil_bicubic``: Pillow's resize on the uint8 image (what most pipelines do)
 - ``full``: no resize (the full-resolution baseline; ratio 1 only)
+- ``zoom``: a learned per-image field of view (``downscale.zoom``): bicubic of the box a ``ZoomPredictor``
+  picks for each image; not in ``METHODS`` (it needs the predictor's weights)
 
 With a field of view (``fov`` < 1, or a box) every method resizes the centre crop (``sizes.fov_box``) of
 each image to the thumbnail size of the whole image, so the classifier's cost stays the same.
@@ -33,13 +35,14 @@ if TYPE_CHECKING:
     import torch
 
 
-__all__ = ["CLASSICAL", "METHODS", "REFERENCE", "FULL", "CONVERT_METHODS", "SKIP_METHODS", "RENAMED",
+__all__ = ["CLASSICAL", "METHODS", "REFERENCE", "FULL", "ZOOM", "CONVERT_METHODS", "SKIP_METHODS", "RENAMED",
            "canonical", "check_methods", "thumbnail", "as_float"]
 
 CLASSICAL = ("nearest", "bilinear", "bilinear_aa", "bicubic", "bicubic_aa", "area", "lanczos", "pil_bicubic")
 METHODS = ("learned", *CLASSICAL)
 REFERENCE = "bicubic_aa"  # the reference of the quality columns (PSNR, SSIM, colour shift)
 FULL = "full"
+ZOOM = "zoom"
 CONVERT_METHODS = ("learned", "pil_bicubic")  # what ``downscale convert`` writes files with
 SKIP_METHODS = ("area", "nearest", "bicubic")  # the classical resizes under the "area" layout's correction
 # Old spellings, where each was accepted, and the canonical name of what they computed there: convert's
@@ -74,20 +77,22 @@ def canonical(name: str, where: str, stacklevel: int = 2) -> str:
 
 
 def check_methods(methods: list[str]) -> list[str]:
-    """``methods`` unchanged if every name is known; ValueError naming the unknown ones otherwise.
+    """``methods`` unchanged if every name is known (``METHODS`` and ``zoom``); ValueError naming the
+    unknown ones otherwise.
 
     Example:
-        >>> check_methods(["learned", "area"])
-        ['learned', 'area']
+        >>> check_methods(["learned", "area", "zoom"])
+        ['learned', 'area', 'zoom']
     """
-    unknown = [m for m in methods if m not in METHODS]
+    unknown = [m for m in methods if m not in (*METHODS, ZOOM)]
     if unknown:
-        raise ValueError(f"unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
+        raise ValueError(f"unknown method(s) {unknown}; choose from {', '.join((*METHODS, ZOOM))}")
     return methods
 
 
 def thumbnail(
-    method: str, images: torch.Tensor, ratio: float, downscaler: torch.nn.Module | None = None, fov=1.0
+    method: str, images: torch.Tensor, ratio: float, downscaler: torch.nn.Module | None = None, fov=1.0,
+    zoom: torch.nn.Module | None = None
 ) -> torch.Tensor:
     """Thumbnails of a uint8 ``[N, 3, H, W]`` batch as float ``[N, 3, h, w]`` in [0, 1].
 
@@ -96,8 +101,9 @@ def thumbnail(
     centre crop ``fov_box(H, W, fov)`` is resized to ``(h, w)`` instead (classical methods also enlarge
     a crop smaller than that). ``learned`` needs ``downscaler`` with ``downscaler.ratio == ratio``
     and the whole image (E reduces by exactly its ratio; ``learned_resize(..., fov=...)`` chooses E per
-    crop). Raises ValueError for an unknown method, a missing/mismatched downscaler, ``learned`` with
-    a crop, or a crop at ratio 1.
+    crop). ``zoom`` needs ``zoom``, a ``downscale.zoom.ZoomPredictor``, and the whole image (it picks the
+    box). Raises ValueError for an unknown method, a missing/mismatched downscaler or predictor,
+    ``learned`` or ``zoom`` with a crop, or a crop at ratio 1.
 
     Example:
         >>> import torch
@@ -119,6 +125,10 @@ def thumbnail(
     if cropped and (method == FULL or ratio == 1):
         raise ValueError(f"a field of view (fov={fov!r}) needs a ratio > 1: the full image is not cropped")
     size = None if method == FULL or ratio == 1 else output_size(height, width, ratio)
+    if method == ZOOM:
+        if cropped or zoom is None or size is None:
+            raise ValueError(f"method 'zoom' needs a ZoomPredictor, a ratio > 1 and the whole image (fov={fov!r})")
+        return zoom.thumbnails(images, size)  # (a method, so that methods need not import zoom)
     if cropped:
         images = images[..., box[1]:box[3], box[0]:box[2]]
     x = as_float(images)

@@ -1,7 +1,7 @@
 """The import contract between the package's layers (docs/layout.md).
 
 Folders are layers: core (the top-level modules) <- training kit (``training/``) <- trainers (``thumbnet/``,
-``drnet/``: siblings, neither imports the other) <- evaluation (``evaluation/``) <- cli (the click commands,
+``drnet/``, ``zoomnet/``: siblings, none imports another) <- evaluation (``evaluation/``) <- cli (the click commands,
 each in the folder of what it runs). A module imports only from its own layer or below, and no modules
 import each other around a circle; the core imports no click; evaluation imports no private name from
 training; nothing imports ``downscale.cli`` but ``python -m downscale``.
@@ -27,6 +27,7 @@ FOLDERS = {
     "downscale.training": KIT,
     "downscale.thumbnet": TRAINERS,
     "downscale.drnet": TRAINERS,
+    "downscale.zoomnet": TRAINERS,
     "downscale.evaluation": EVALUATION,
 }
 # the click commands (the CLI layer), each beside the code it runs

@@ -14,11 +14,12 @@ import torch
 
 from ..classifiers import EXTERNAL, NORMALIZATIONS, build_classifier, load_classifier
 from ..errors import DownscaleError, InvalidArgumentError
-from ..methods import CLASSICAL, METHODS, REFERENCE, check_methods
+from ..methods import CLASSICAL, METHODS, REFERENCE, ZOOM, check_methods
 from ..model import TRAINED_RATIOS, output_size
 from ..pretrained import default_weights, list_pretrained, load_downscaler, load_weights
 from ..resize import check_device
 from ..sizes import check_fov, parse_list
+from ..zoom import load_zoom
 from . import runner
 from .report import grid_png, markdown, write_json, write_text
 from .runner import VIEWS
@@ -124,6 +125,9 @@ def _regular_expression(ctx, param, value):
                    "centre fraction FOV of each side of the image to the same thumbnail size (the same classifier "
                    "FLOPs); the best classical becomes the best (method, fov). 'learned' is evaluated at fov 1. "
                    "Default: the whole image only.")
+@click.option("--zoom", type=click.Path(exists=True, dir_okay=False),
+              help="A learned per-image zoom (a ZoomPredictor weights file, python -m downscale.zoomnet.train): adds the "
+                   "method 'zoom', bicubic of the box it picks for each image; its FLOPs count as the downscaler's.")
 @click.option("--classes", "views", default="all,dataset", show_default=True, callback=_csv(str),
               help="Top-1 over 'all' classifier outputs and/or only the 'dataset' classes (10-way on Imagenette).")
 @click.option("--agreement", is_flag=True,
@@ -140,14 +144,15 @@ def _regular_expression(ctx, param, value):
 @click.option("--grid-images", default=6, show_default=True, type=click.IntRange(0), help="Rows of grid.png.")
 @click.option("--latency-repeats", default=5, show_default=True, type=click.IntRange(0), help="0 skips latency.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for results.json, results.md, grid.png.")
-def evaluate(data, classifier, classifier_weights, normalize, student, downscalers, methods, ratios, fovs, views,
-             agreement, limit, seed, batch_size, image_size, subset_regex, device, grid_images, latency_repeats, out):
+def evaluate(data, classifier, classifier_weights, normalize, student, downscalers, methods, ratios, fovs, zoom,
+             views, agreement, limit, seed, batch_size, image_size, subset_regex, device, grid_images, latency_repeats, out):
     """Evaluate thumbnail methods on the same images: top-1 (and, with --agreement, agreement with the
     full image's top-1) with 95% CI, exact McNemar against the best classical resize and against
     bicubic_aa, PSNR/SSIM and colour shift against the bicubic_aa thumbnail, FLOPs and latency.
 
     Either a frozen full-resolution classifier fed thumbnails (--classifier, --classifier-weights,
-    --normalize) or a thumbnail student (--student), whose own thumbnails are marked with a star.
+    --normalize) or a thumbnail student (--student), whose own thumbnails are marked with a star; a
+    student trained on a field of view (train --fov) is evaluated at that view unless --fov is given.
     """
     start = time.perf_counter()
     if (classifier is None) == (student is None):
@@ -160,13 +165,19 @@ def evaluate(data, classifier, classifier_weights, normalize, student, downscale
         methods = check_methods(methods)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--methods") from exc
+    if zoom and ZOOM not in methods:
+        methods = [*methods, ZOOM]
+    if ZOOM in methods and not zoom:
+        raise click.BadParameter("method 'zoom' needs --zoom (a ZoomPredictor weights file)", param_hint="--methods")
     if bad := [v for v in views if v not in VIEWS]:
         raise click.BadParameter(f"{bad}: choose from {', '.join(VIEWS)}", param_hint="--classes")
     try:
         if student:
             model, meta = _student(student)
+            own_fov = meta.get("fov", 1)
             label = (f"student `{student}` (ratio {meta.get('ratio')}, trained with "
-                     f"`{meta.get('method') or meta.get('downscaler')}`)")
+                     f"`{meta.get('method') or meta.get('downscaler')}`"
+                     + ("" if own_fov == 1 else f" at fov {own_fov:g}, the centre {own_fov:g} of each side") + ")")
         else:
             model, meta = build_classifier(classifier, classifier_weights, normalize=normalize).eval(), None
             weights = (Path(classifier_weights).name if classifier_weights
@@ -185,6 +196,8 @@ def evaluate(data, classifier, classifier_weights, normalize, student, downscale
                                      param_hint="--ratio") from None
     if meta and meta.get("method") and meta["method"] not in methods:
         methods = [*methods, meta["method"]]  # the student's own thumbnails
+    if meta and meta.get("fov", 1) != 1 and fovs is None:
+        fovs = [meta["fov"]]  # a student trained on a field of view sees the same view, unless --fov says
     labelled = any(p.is_dir() for p in Path(data).iterdir())
     if agreement:
         views = [*views, "agreement"] if labelled else ["agreement"]
@@ -193,11 +206,12 @@ def evaluate(data, classifier, classifier_weights, normalize, student, downscale
                                "by agreement with the full image's top-1")
     try:
         models, info = _downscalers(ratios if "learned" in methods else [], downscalers, meta)
+        predictor = load_zoom(zoom) if zoom else None
     except (DownscaleError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
-    own = None  # (method, ratio) of the student's own thumbnails, marked in the report
+    own = None  # (method, ratio, fov) of the student's own thumbnails, marked in the report
     if meta and meta.get("method"):
-        own = (meta["method"], meta.get("ratio"))
+        own = (meta["method"], meta.get("ratio"), meta.get("fov", 1))
     elif meta and meta.get("downscaler") and info.get(meta.get("ratio"), {}).get("name") == str(meta["downscaler"]):
         own = ("learned", meta.get("ratio"))
     with contextlib.ExitStack() as stack:
@@ -213,9 +227,10 @@ def evaluate(data, classifier, classifier_weights, normalize, student, downscale
 
         try:
             results = runner.evaluate(
-                data, model, methods, ratios, downscalers=models, fovs=fovs, views=views, limit=limit, seed=seed,
-                batch_size=batch_size, image_size=image_size, subset_regex=subset_regex, device=device,
-                grid_images=grid_images, latency_repeats=latency_repeats, label=label, downscaler_info=info, own=own,
+                data, model, methods, ratios, downscalers=models, fovs=fovs, zoom=predictor, zoom_name=zoom,
+                views=views, limit=limit, seed=seed, batch_size=batch_size, image_size=image_size,
+                subset_regex=subset_regex, device=device, grid_images=grid_images, latency_repeats=latency_repeats,
+                label=label, downscaler_info=info, own=own,
                 progress=progress, skipped=lambda message: click.echo(f"error: {message}; skipped", err=True))
         except (DownscaleError, ValueError) as exc:
             raise click.ClickException(str(exc)) from exc

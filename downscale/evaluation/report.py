@@ -113,6 +113,9 @@ def markdown(results: dict) -> str:
                      " the best classical is the best (method, fov) pair")
     for r, d in cfg["downscalers"].items():
         lines.append(f"- `learned` at ratio {r}: `{d['name']}`" + ("" if d.get("learned", True) else " (untrained: equals bicubic_aa)"))
+    if cfg.get("zoom"):
+        lines.append(f"- `zoom` at ratio {', '.join(f'{r:g}' for r in cfg['ratios'] if r != 1)}: bicubic of the box"
+                     f" the predictor `{Path(cfg['zoom']).name}` picks for each image (its FLOPs in the E column)")
     if cfg.get("own_method"):
         lines.append(f"- ★ = the student's own thumbnails (`{cfg['own_method']}`, the downscaler it was trained with)")
     lines += [

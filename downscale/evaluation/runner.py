@@ -18,7 +18,7 @@ from torchvision.transforms import v2
 
 from ..classifiers import class_indices
 from ..images import unreadable_images
-from ..methods import CLASSICAL, FULL, REFERENCE, check_methods, thumbnail
+from ..methods import CLASSICAL, FULL, REFERENCE, ZOOM, check_methods, thumbnail
 from ..model import Downscaler, as_float, output_size
 from .cost import flops, median_time
 from .quality import thumbnail_quality
@@ -84,18 +84,20 @@ def seeded_subset(n: int, limit: int | None, seed: int) -> list[int]:
 class Plan:
     """What to evaluate. ``keys`` are ``(method, ratio, fov)``: every method at every field of view
     ``fovs`` (the centre fraction of each side, ``sizes.fov_box``; 1 = the whole image), except
-    ``learned``, which reduces the whole image only; ratio 1 means the full image (method ``full``, fov 1)."""
+    ``learned`` and ``zoom`` (the ``zoom`` predictor picks each image's box), which take the whole image
+    only; ratio 1 means the full image (method ``full``, fov 1)."""
 
     methods: list[str]
     ratios: list[float]
     downscalers: dict[float, Downscaler] = field(default_factory=dict)
     fovs: list[float] = field(default_factory=lambda: [1])
+    zoom: torch.nn.Module | None = None
 
     @property
     def keys(self) -> list[tuple[str, float, float]]:
         return [(FULL, 1, 1) if r == 1 else (m, r, f) for r in self.ratios
                 for f in ([1] if r == 1 else self.fovs)
-                for m in ([FULL] if r == 1 else self.methods) if f == 1 or m != "learned"]
+                for m in ([FULL] if r == 1 else self.methods) if f == 1 or m not in ("learned", ZOOM)]
 
 
 def key_name(method: str, ratio: float, fov: float = 1) -> str:
@@ -127,6 +129,7 @@ def run(
     """
     classifier = classifier.to(device).eval().to(memory_format=torch.channels_last)
     downscalers = {r: e.to(device).eval() for r, e in plan.downscalers.items()}
+    zoom = plan.zoom.to(device).eval() if plan.zoom is not None else None
     columns = torch.tensor(class_map, device=device, dtype=torch.long)
     keys = plan.keys
     logit_pred = {k: [] for k in keys}
@@ -142,7 +145,7 @@ def run(
         labels.append(target)
         if first is None:
             first = images
-        thumbs = {k: thumbnail(k[0], images, k[1], downscalers.get(k[1]), k[2]) for k in keys}
+        thumbs = {k: thumbnail(k[0], images, k[1], downscalers.get(k[1]), k[2], zoom) for k in keys}
         rows = [i for i in range(len(images)) if seen + i in picks]
         seen += len(images)
         if rows:
@@ -165,14 +168,15 @@ def run(
         "examples": {"images": torch.cat(examples["images"]) if examples["images"] else None,
                      "thumbs": {k: torch.cat(v) for k, v in examples["thumbs"].items() if v}},
     }
-    out["flops"], out["latency"] = measure_cost(keys, first, classifier, downscalers, latency_repeats, device)
+    out["flops"], out["latency"] = measure_cost(keys, first, classifier, downscalers, latency_repeats, device, zoom)
     return out
 
 
-def measure_cost(keys, images, classifier, downscalers, repeats, device) -> tuple[dict, dict]:
-    """Per key ``(method, ratio[, fov])``: FLOPs per image of E, the classifier and (``full_size``) the
-    classifier's network on the full image (T's cost, without a student's input enlargement), and latency per image in ms (median of
-    ``repeats`` runs on the uint8 batch ``images``; none if ``repeats == 0``)."""
+def measure_cost(keys, images, classifier, downscalers, repeats, device, zoom=None) -> tuple[dict, dict]:
+    """Per key ``(method, ratio[, fov])``: FLOPs per image of E (or of the ``zoom`` predictor), the classifier
+    and (``full_size``) the classifier's network on the full image (T's cost, without a student's input
+    enlargement), and latency per image in ms (median of ``repeats`` runs on the uint8 batch ``images``; none
+    if ``repeats == 0``)."""
     flops_, latency = {}, {}
     sync = torch.device(device).type == "cuda"
     full_size = flops(classifier.net, torch.zeros(1, 3, *images.shape[-2:], device=device))
@@ -181,13 +185,14 @@ def measure_cost(keys, images, classifier, downscalers, repeats, device) -> tupl
         down = downscalers.get(ratio)
         size = output_size(*images.shape[-2:], ratio)
         flops_[key] = {
-            "downscaler": flops(down, as_float(images[:1])) if method == "learned" else 0,
+            "downscaler": (flops(down, as_float(images[:1])) if method == "learned"
+                           else flops(zoom, as_float(images[:1])) if method == ZOOM else 0),
             "classifier": flops(classifier, torch.zeros(1, 3, *size, device=device)),
             "full_size": full_size,
         }
         if repeats > 0:
-            t_down = median_time(lambda: thumbnail(method, images, ratio, down, fov), repeats, 1, sync)
-            thumb = thumbnail(method, images, ratio, down, fov).contiguous(memory_format=torch.channels_last)
+            t_down = median_time(lambda: thumbnail(method, images, ratio, down, fov, zoom), repeats, 1, sync)
+            thumb = thumbnail(method, images, ratio, down, fov, zoom).contiguous(memory_format=torch.channels_last)
             t_cls = median_time(lambda: classifier(thumb), repeats, 1, sync)
             latency[key] = {"batch": len(images), "downscale_ms": 1e3 * t_down / len(images),
                                       "classify_ms": 1e3 * t_cls / len(images)}
@@ -300,6 +305,8 @@ def evaluate(
     *,
     downscalers: dict[float, Downscaler] | None = None,
     fovs: list[float] | None = None,
+    zoom: torch.nn.Module | None = None,
+    zoom_name: str | None = None,
     views: list[str] = ("all", "dataset"),
     limit: int | None = None,
     seed: int = 0,
@@ -311,7 +318,7 @@ def evaluate(
     latency_repeats: int = 5,
     label: str = "",
     downscaler_info: dict | None = None,
-    own: tuple[str, float] | None = None,
+    own: tuple[str, float] | tuple[str, float, float] | None = None,
     progress: Callable[[int, int], None] | None = None,
     skipped: Callable[[str], None] | None = None,
 ) -> Results:
@@ -323,17 +330,23 @@ def evaluate(
     ``seed``-ed subset. ``bicubic_aa`` (the reference of the quality columns and of ``vs_bicubic``) is
     added to ``methods`` at ratios above 1, and ratio 1 (the full image) for the ``agreement`` view.
     ``downscalers``: E per ratio for ``learned``; ``fovs``: fields of view swept by the classical methods
-    (None: the whole image). ``subset_regex``: also report the files whose name matches it.
+    (None: the whole image); ``zoom``: a ``downscale.zoom.ZoomPredictor`` for the method ``zoom`` (added to
+    ``methods`` when given; ``zoom_name``, its weights file, is named in the report). ``subset_regex``:
+    also report the files whose name matches it.
     ``label``, ``downscaler_info`` (``{ratio: {"name", "learned"}}``) and ``own`` (the student's own
-    ``(method, ratio)``, marked) describe the run in the report. ``progress(done, total)`` is called
+    ``(method, ratio[, fov])``, marked) describe the run in the report. ``progress(done, total)`` is called
     before the first and after each batch; ``skipped(message)`` for each unreadable file (skipped).
 
-    Raises ValueError for an unknown method or view, a folder without class sub-folders (unless only
-    agreement is asked for) or without images, a dataset class the classifier lacks, or no readable
-    image; unreadable files are otherwise skipped and listed in ``Results.unreadable``.
+    Raises ValueError for an unknown method or view, the method ``zoom`` without ``zoom``, a folder
+    without class sub-folders (unless only agreement is asked for) or without images, a dataset class
+    the classifier lacks, or no readable image; unreadable files are otherwise skipped and listed in ``Results.unreadable``.
     """
     start = time.perf_counter()
     methods = list(check_methods(list(methods)))
+    if zoom is not None and ZOOM not in methods:
+        methods.append(ZOOM)
+    if ZOOM in methods and zoom is None:
+        raise ValueError("method 'zoom' needs zoom, a ZoomPredictor (downscale.zoom.load_zoom)")
     if bad := [v for v in views if v not in VIEWS]:
         raise ValueError(f"unknown view(s) {bad}: choose from {', '.join(VIEWS)}")
     views, ratios = list(views), list(ratios)
@@ -359,7 +372,7 @@ def evaluate(
         raise ValueError(f"{data}: none of the {len(bad)} image file(s) can be read")
     torch.manual_seed(seed)
     fovs = fovs if fovs and list(fovs) != [1] else None  # fov 1 alone is the default: the plain report
-    plan = Plan(methods, ratios, dict(downscalers or {}), fovs or [1])
+    plan = Plan(methods, ratios, dict(downscalers or {}), fovs or [1], zoom)
 
     def counted(loader):
         done = 0
@@ -377,9 +390,10 @@ def evaluate(
     if mask is not None and 0 < mask.sum() < len(mask):
         groups[f"files matching /{subset_regex}/"] = mask
     rows = summarise(raw, class_map, groups, views)
+    own = (*own, 1)[:3] if own else None
     for row in rows:
         row["size"] = output_size(image_size, image_size, row["ratio"])
-        row["own"] = own is not None and (row["method"], row["ratio"]) == tuple(own) and row.get("fov", 1) == 1
+        row["own"] = own is not None and (row["method"], row["ratio"], row.get("fov", 1)) == own
     config = {
         "model": label, "data": str(data), "n_images": len(indices), "limit": limit, "seed": seed,
         "methods": methods, "ratios": ratios, **({"fovs": fovs} if fovs else {}), "classes": views,
@@ -388,6 +402,7 @@ def evaluate(
         "device": device, "threads": torch.get_num_threads(), "latency_repeats": latency_repeats,
         "torch": torch.__version__, "subset_regex": subset_regex,
         "downscalers": {f"{r:g}": d for r, d in (downscaler_info or {}).items()},
+        **({"zoom": str(zoom_name or type(zoom).__name__)} if zoom is not None else {}),
         "own_method": key_name(*own) if own else None, "wall_s": time.perf_counter() - start,
         "unreadable": list(bad.values()),
     }

@@ -32,6 +32,9 @@ def model_card(cfg: TrainConfig, record: dict) -> str:
         trained = "E (learned downscaler) and student S"
     elif cfg.downscaler in CLASSICAL:
         trained = f"student S on fixed `{cfg.downscaler}` thumbnails (a classical resize, no E)"
+        if cfg.fov != 1:
+            trained = (f"student S on fixed `{cfg.downscaler}` thumbnails of the centre {cfg.fov:g} of each side "
+                       "(a field of view; a classical resize, no E; the teacher sees the whole image)")
     else:
         trained = f"student S on the thumbnails of the fixed E `{cfg.downscaler}` (E not trained)"
     if cfg.freeze_classifier:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from ..errors import InvalidArgumentError
 from ..methods import CLASSICAL, RENAMED, SKIP_METHODS, canonical
+from ..sizes import check_fov
 from ..training.config import RunConfig, setting
 
 STRATEGIES = ("supervised", "distill", "fm")
@@ -32,6 +34,10 @@ class TrainConfig(RunConfig):
     w_colour: float = setting(0.0, help="weight of the L1 gap between thumbnail and image channel means.")
     student_upscale: float = setting(1.0, help="S enlarges each thumbnail by this factor (bicubic) before its "
                                      "network: more FLOPs for S, the same thumbnail.", min=1)
+    fov: float = setting(1.0, help="field of view of S's thumbnails: the centre FOV fraction of each side of the "
+                         "image, resized to the same thumbnail size (0 < FOV <= 1; 1 = the whole image). The "
+                         "teacher still sees the whole image. Needs a classical --downscaler; 'downscale eval "
+                         "--student' applies the same view.", min=0, min_open=True, max=1)
     lr_student: float = setting(2e-4, help="peak lr of S (AdamW, one-cycle).")
     lr_downscaler: float = setting(2e-3, help="peak lr of E (and the FM decoder).")
     downscaler_width: int = setting(32, help="hidden channels of E.", min=1)
@@ -60,6 +66,15 @@ class TrainConfig(RunConfig):
                              "thumbnails does not keep: use downscaler='learned', or strategy distill")
         if not 1 <= self.student_upscale <= 8:
             raise ValueError(f"TrainConfig.student_upscale must be in [1, 8], got {self.student_upscale}")
+        try:
+            self.fov = check_fov(self.fov if isinstance(self.fov, (int, float)) else float("nan"))
+        except InvalidArgumentError:
+            raise ValueError(f"TrainConfig.fov must be a number with 0 < fov <= 1 (the centre fraction of each "
+                             f"side), got {self.fov!r}") from None
+        if self.fov != 1 and self.downscaler not in CLASSICAL:
+            # (so FM, which needs a learned E, never meets a field of view: T's features stay whole-image)
+            raise ValueError(f"fov={self.fov:g} crops the image before a classical resize; E reduces the whole "
+                             f"image by its ratio: use a classical --downscaler ({', '.join(CLASSICAL)}) with --fov")
         if self.freeze_classifier and self.strategy == "fm":
             raise ValueError("freeze_classifier has no student to feature-map; use strategy supervised or distill")
         if self.epochs < 1 or self.batch_size < 1:

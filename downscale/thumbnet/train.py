@@ -77,9 +77,12 @@ def _train_mode(net: ThumbNet, cfg: TrainConfig) -> None:
 
 def _fixed_thumbnailer(cfg: TrainConfig):
     """``(make, identity)``: the fixed thumbnail function (float [N, 3, H, W] in [0, 1] -> float thumbnails)
-    and a string naming exactly what it computes (for the cache key). A given E must have the run's ratio."""
+    and a string naming exactly what it computes (for the cache key). A classical method resizes the centre
+    ``cfg.fov`` view (``sizes.fov_box``); a given E must have the run's ratio."""
     if cfg.downscaler in CLASSICAL:
-        return (lambda x: thumbnail(cfg.downscaler, x.mul(255).round_().to(torch.uint8), cfg.ratio)), cfg.downscaler
+        identity = cfg.downscaler if cfg.fov == 1 else f"{cfg.downscaler} fov {cfg.fov!r}"
+        return (lambda x: thumbnail(cfg.downscaler, x.mul(255).round_().to(torch.uint8), cfg.ratio, fov=cfg.fov)), \
+            identity
     e = load_downscaler(cfg.fixed_downscaler).requires_grad_(False).eval()
     if e.ratio != cfg.ratio:
         raise ValueError(f"downscaler {cfg.fixed_downscaler} reduces by {e.ratio}, but --ratio is {cfg.ratio}")
@@ -399,6 +402,7 @@ def load_checkpoint(path: Path, cfg: TrainConfig, net: ThumbNet, optimizer, sche
     saved, now = ckpt["config"], dataclasses.asdict(cfg)
     skip = saved.get("downscaler_skip")
     saved["downscaler_skip"] = RENAMED["skip"].get(skip, skip)  # a run from before "mean" was spelled "area"
+    saved.setdefault("fov", 1.0)  # a run from before the field of view: the whole image
     changed = sorted(k for k in now if k not in _RESUME_FREE and saved.get(k) != now[k])
     if changed:
         raise ValueError(f"--resume: options {changed} differ from the checkpointed run in {path.parent}; "
@@ -422,7 +426,8 @@ def export(net: ThumbNet, cfg: TrainConfig, record: dict) -> None:
     if cfg.downscaler == "learned":
         record["downscaler_sha256"] = save_weights(net.downscaler, out / "downscaler.pt", **common)
     if not cfg.freeze_classifier:
-        fixed = {"thumbnails": cfg.downscaler} if cfg.downscaler in CLASSICAL else {"downscaler": cfg.downscaler}
+        fixed = ({"thumbnails": cfg.downscaler, **({"fov": cfg.fov} if cfg.fov != 1 else {})}
+                 if cfg.downscaler in CLASSICAL else {"downscaler": cfg.downscaler})
         record["student_sha256"] = save_weights(net.classifier, out / "student.pt", **common, **fixed)
     (out / "run.json").write_text(json.dumps(record, indent=2) + "\n")
     (out / "card.md").write_text(model_card(cfg, record))

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 def setting(default=dataclasses.MISSING, *, help: str, **cli) -> typing.Any:
     """A config field: ``default`` (none: required), its ``help`` and CLI details in ``cli``: ``choices``,
-    ``min`` (``min_open``: excluded), ``path`` ("dir" or "file"), ``exists``, ``flag`` (option name), ``metavar``."""
+    ``min`` (``min_open``: excluded) and ``max`` (with ``min``), ``path`` ("dir" or "file"), ``exists``, ``flag`` (option name), ``metavar``."""
     return dataclasses.field(default=default, metadata={"help": help, **cli})
 
 

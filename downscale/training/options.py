@@ -49,7 +49,7 @@ def _option(field: dataclasses.Field, hint):
         kwargs["type"] = click.Path(exists=meta.get("exists", False), file_okay=meta["path"] == "file",
                                     dir_okay=meta["path"] == "dir")
     elif "min" in meta:
-        kwargs["type"] = (click.IntRange if kind is int else click.FloatRange)(meta["min"],
+        kwargs["type"] = (click.IntRange if kind is int else click.FloatRange)(meta["min"], meta.get("max"),
                                                                          min_open=meta.get("min_open", False))
     else:
         kwargs["type"] = kind

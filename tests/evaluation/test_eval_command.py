@@ -253,3 +253,27 @@ def test_fov_rejects_values_outside_zero_to_one(folder, tmp_path, bad):
     result = CliRunner().invoke(main, ["eval", "--data", str(folder), "--classifier", "mobilenet_v2",
                                        "--fov", bad, "--out", str(tmp_path)])
     assert result.exit_code == 2 and "--fov" in result.output and "Traceback" not in result.output
+
+
+def test_zoom_is_a_method_with_its_predictor_flops(folder, tmp_path):
+    from downscale.dynamic import count_flops
+    from downscale.zoom import ZoomPredictor
+
+    save_weights(ZoomPredictor(), tmp_path / "zoom.pt")
+    out = tmp_path / "eval"
+    invoke("--data", folder, "--classifier", "mobilenet_v2", "--image-size", 64, "--ratio", 2, "--methods", "bicubic",
+           "--fov", "1,0.75", "--zoom", tmp_path / "zoom.pt", "--classes", "dataset", "--latency-repeats", 0,
+           "--grid-images", 0, "--out", out)
+    res = json.loads((out / "results.json").read_text())
+    assert res["config"]["methods"][-1] == "zoom" and res["config"]["zoom"] == str(tmp_path / "zoom.pt")
+    row = next(r for r in res["rows"] if r["method"] == "zoom")
+    assert row["fov"] == 1 and row["flops"]["downscaler"] == count_flops(ZoomPredictor(), torch.zeros(1, 3, 64, 64))
+    # at init the zoom shows the centred 0.75 view: bicubic at fov 0.75 but for the crop's edge pixels
+    assert "zoom@2" in res["per_image"] and "zoom@2,fov0.75" not in res["per_image"]
+    assert "`zoom` at ratio 2" in (out / "results.md").read_text()
+
+
+def test_zoom_method_needs_its_weights(folder, tmp_path):
+    result = CliRunner().invoke(main, ["eval", "--data", str(folder), "--classifier", "mobilenet_v2",
+                                       "--methods", "zoom", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "--zoom" in result.output

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import os
 import subprocess
@@ -13,6 +14,9 @@ from downscale.classifiers import Classifier, build_classifier, load_classifier
 from downscale.cli import main
 from downscale.methods import thumbnail
 from downscale.pretrained import load_downscaler, load_weights
+from downscale.sizes import fov_box
+from downscale.thumbnet.card import model_card
+from downscale.thumbnet.config import TrainConfig
 from downscale.thumbnet.train import train
 from downscale.training.data import IndexedImageFolder, teacher_logits
 
@@ -75,6 +79,20 @@ def test_resume_takes_a_checkpoint_that_spells_the_skip_mean(tiny_config, tmp_pa
     ckpt["config"]["downscaler_skip"] = "mean"  # as written before "mean" was spelled "area"
     torch.save(ckpt, path)
     assert train(cfg, resume=True, echo=lambda *a: None)["finished"]
+
+
+def test_resume_takes_a_checkpoint_from_before_the_field_of_view(tiny_config, tmp_path):
+    cfg = tiny_config(epochs=2, downscaler="area")
+    train(cfg, stop_after=1, echo=lambda *a: None)
+    path = Path(cfg.out) / "checkpoint.pt"
+    ckpt = torch.load(path, weights_only=True)
+    assert ckpt["config"].pop("fov") == 1.0  # as written before train had --fov: the whole image
+    torch.save(ckpt, path)
+    assert train(cfg, resume=True, echo=lambda *a: None)["finished"]
+    ckpt["config"]["fov"] = 0.75
+    torch.save(ckpt, path)
+    with pytest.raises(ValueError, match="fov"):
+        train(cfg, resume=True, echo=lambda *a: None)
 
 
 def test_classical_baseline_and_frozen_classifier(tiny_config, tmp_path):
@@ -282,3 +300,63 @@ def test_cli_trains_the_residual_layout_and_exports_it(tiny_data, tmp_path):
     assert e.config() == {"ratio": 2, "width": 4, "arch": "residual", "skip": "bicubic", "blocks": 2}
     assert e.correction.weight.abs().sum() > 0 and e(torch.rand(1, 3, 64, 64)).shape == (1, 3, 32, 32)
     assert "arch `residual`" in (out / "card.md").read_text()
+
+
+def test_the_field_of_view_box_of_a_student_run():
+    # the centre fov of each side, as the student's thumbnails crop it (sizes.fov_box)
+    assert fov_box(224, 224, 0.75) == (28, 28, 196, 196)  # 168 px, resized to 56 (ratio 4) or 112 (ratio 2)
+    assert fov_box(64, 64, 0.75) == (8, 8, 56, 56)
+    assert fov_box(224, 224, 1.0) == (0, 0, 224, 224)
+
+
+def test_a_field_of_view_student_trains_on_the_centre_view_and_eval_applies_it(tiny_data, tmp_path):
+    out = tmp_path / "fov"
+    args = ["train", "--data", str(tiny_data / "data"), "--teacher-weights", str(tiny_data / "teacher.pt"),
+            "--out", str(out), "--image-size", "64", "--limit", "8", "--holdout", "4", "--batch-size", "4",
+            "--epochs", "1", "--workers", "0", "--downscaler", "area", "--ratio", "4", "--fov", "0.75",
+            "--w-mm", "0", "--cache", str(tmp_path / "cache")]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    # S's thumbnails: the centre 48x48 of each 64 px image, area-resized to 16 px (the teacher's cache is whole)
+    (cached,) = (tmp_path / "cache").glob("thumbnails-*.pt")
+    thumbs = torch.load(cached, weights_only=True)["thumbnails"]
+    image = (IndexedImageFolder(str(tiny_data / "data"), 64)[3][0][None] * 255).round().to(torch.uint8)
+    centre = torch.nn.functional.interpolate(image[..., 8:56, 8:56].float() / 255, size=(16, 16), mode="area")
+    assert torch.equal(thumbs[3], (centre[0] * 255).round().to(torch.uint8))
+    # the view is stored: run config (round trip), student weights, card
+    record = json.loads((out / "run.json").read_text())
+    assert record["config"]["fov"] == 0.75 and "--fov 0.75" in record["command"]
+    assert dataclasses.asdict(TrainConfig(**record["config"])) == record["config"]
+    assert model_card(TrainConfig(**record["config"]), record) == (out / "card.md").read_text()
+    assert "centre 0.75 of each side" in (out / "card.md").read_text()
+    meta = load_weights(out / "student.pt")
+    assert (meta["thumbnails"], meta["fov"]) == ("area", 0.75)
+    # eval --student applies the same view by default, and says so
+    common = ["eval", "--data", str(tiny_data / "data"), "--student", str(out / "student.pt"), "--methods", "area",
+              "--image-size", "64", "--classes", "dataset", "--latency-repeats", "0", "--grid-images", "0"]
+    result = CliRunner().invoke(main, [*common, "--out", str(tmp_path / "eval")])
+    assert result.exit_code == 0, result.output
+    res = json.loads((tmp_path / "eval" / "results.json").read_text())
+    assert res["config"]["fovs"] == [0.75] and res["config"]["own_method"] == "area@4,fov0.75"
+    assert {(r["method"], r["fov"], r["own"]) for r in res["rows"]} == {("area", 0.75, True),
+                                                                          ("bicubic_aa", 0.75, False)}
+    assert "at fov 0.75" in result.output and "| area ★ | 0.75 |" in result.output
+    # an explicit --fov overrides it; the student's own view keeps its star
+    result = CliRunner().invoke(main, [*common, "--fov", "1,0.75", "--out", str(tmp_path / "eval-both")])
+    assert result.exit_code == 0, result.output
+    res = json.loads((tmp_path / "eval-both" / "results.json").read_text())
+    assert {(r["fov"], r["own"]) for r in res["rows"] if r["method"] == "area"} == {(1, False), (0.75, True)}
+
+
+def test_a_field_of_view_needs_a_classical_downscaler_and_a_fraction(tiny_config, tiny_data, tmp_path):
+    with pytest.raises(ValueError, match="use a classical --downscaler"):
+        tiny_config(fov=0.75)  # a learned E reduces the whole image (and FM needs one: FM never meets a fov)
+    with pytest.raises(ValueError, match="use a classical --downscaler"):
+        tiny_config(fov=0.75, downscaler="area-identity-r4-v0")
+    with pytest.raises(ValueError, match="0 < fov <= 1"):
+        tiny_config(fov=0.0, downscaler="area")
+    assert tiny_config(fov=1, downscaler="learned").fov == 1.0
+    for bad in ("0", "1.5", "x"):
+        result = CliRunner().invoke(main, ["train", "--data", str(tiny_data / "data"), "--out", str(tmp_path / "x"),
+                                           "--downscaler", "area", "--fov", bad])
+        assert result.exit_code == 2 and "--fov" in result.output, result.output
