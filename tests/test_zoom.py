@@ -9,13 +9,7 @@ from downscale.methods import thumbnail
 from downscale.pretrained import save_weights
 from downscale.zoom import ZoomPredictor, load_zoom, zoom_crop, zoom_thumbnails
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def photo(size: int = 224) -> torch.Tensor:
