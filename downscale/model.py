@@ -142,10 +142,8 @@ class Downscaler(nn.Module):
         raise NotImplementedError
 
     def _batchnorm_fold(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Eval-mode BatchNorm as ``y * scale + shift`` (per channel)."""
-        bn = self.features[1]
-        scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-        return scale, bn.bias - bn.running_mean * scale
+        """The first layer's eval-mode BatchNorm as ``y * scale + shift`` (per channel)."""
+        return _batchnorm_fold(self.features[1])
 
     def _correction_residual(self, hidden: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         """The correction conv as "paper" and "unshuffle" train it ("area" centres its kernels)."""
@@ -240,11 +238,7 @@ class AreaDownscaler(_BlockDownscaler):
     def _training_graph(self, x: torch.Tensor) -> torch.Tensor:
         blocks, hidden = self._hidden(x)
         residual = F.conv2d(F.pad(hidden, (1, 1, 1, 1), mode="replicate"), self._correction_weight())
-        r = self.ratio
-        if self.skip == "bicubic":
-            return sharp_bicubic(blocks, r) + residual
-        skip = blocks[..., ::r, ::r] if self.skip == "nearest" else F.avg_pool2d(blocks, r)
-        return skip + residual
+        return _classical_skip(blocks, self.ratio, self.skip) + residual
 
     def _correction_weight(self) -> torch.Tensor:
         """The 3x3 correction kernels minus their spatial mean. With replicate padding this makes the
@@ -318,9 +312,8 @@ class ResidualDownscaler(_BlockDownscaler):
         weights = {"w1": w1, "b1": b1}
         for i, block in enumerate(self.body):
             for part, (conv, bn) in (("a", block[:2]), ("b", block[3:])):
-                scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+                scale, weights[f"b{i}{part}"] = _batchnorm_fold(bn)
                 weights[f"w{i}{part}"] = conv.weight * scale.view(-1, 1, 1, 1)
-                weights[f"b{i}{part}"] = bn.bias - bn.running_mean * scale
         return _FusedResidual(self.ratio, self.skip, self.depth, **weights, w2=self.correction.weight.clone(),
                               b2=self.correction.bias.clone())
 
@@ -485,6 +478,12 @@ class _FusedResidual(FusedDownscaler):
             inner = F.relu(F.conv2d(hidden, w[f"w{i}a"], w[f"b{i}a"], padding=1))
             hidden = hidden + F.conv2d(inner, w[f"w{i}b"], w[f"b{i}b"], padding=1)
         return _classical_skip(blocks, r, self.skip) + F.conv2d(hidden, w["w2"], w["b2"], padding=1)
+
+
+def _batchnorm_fold(bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eval-mode BatchNorm as ``y * scale + shift`` (per channel)."""
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    return scale, bn.bias - bn.running_mean * scale
 
 
 def _classical_skip(blocks: torch.Tensor, ratio: int, skip: str) -> torch.Tensor:

@@ -165,9 +165,7 @@ def evaluate(data, classifier, classifier_weights, normalize, student, downscale
         methods = check_methods(methods)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--methods") from exc
-    if zoom and ZOOM not in methods:
-        methods = [*methods, ZOOM]
-    if ZOOM in methods and not zoom:
+    if ZOOM in methods and not zoom:  # (given --zoom, the runner adds the method)
         raise click.BadParameter("method 'zoom' needs --zoom (a ZoomPredictor weights file)", param_hint="--methods")
     if bad := [v for v in views if v not in VIEWS]:
         raise click.BadParameter(f"{bad}: choose from {', '.join(VIEWS)}", param_hint="--classes")
